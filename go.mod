@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/Masterminds/semver/v3 v3.5.0
 	github.com/go-git/go-git/v5 v5.19.3
+	go.yaml.in/yaml/v3 v3.0.5
 	k8s.io/apimachinery v0.35.0
 )
 

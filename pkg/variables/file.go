@@ -1,0 +1,140 @@
+package variables
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrOutsideRoot is returned when the file is a symlink that leads out of its folder.
+var ErrOutsideRoot = errors.New("symlink leads outside the manifests folder")
+
+// Result reports one rewrite.
+type Result struct {
+	File    string `json:"file"`
+	Old     string `json:"old"`
+	New     string `json:"new"`
+	Changed bool   `json:"changed"`
+}
+
+type options struct {
+	root string
+}
+
+// Option configures SetFile.
+type Option func(*options)
+
+// WithRoot sets the folder a symlinked file must stay inside (default: the file's folder).
+func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
+
+// ReadFile returns the IMAGE_TAG held by the file at path.
+func ReadFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	v, err := Find(data)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
+}
+
+// SetFile rewrites IMAGE_TAG in the file at path to newTag. The write is atomic (a
+// temporary file in the same folder, renamed over the original with its permissions),
+// so a failure at any point leaves the original untouched. When the value is already
+// newTag it returns the Result with Changed false and an error wrapping ErrUnchanged.
+func SetFile(path, newTag string, opts ...Option) (Result, error) {
+	o := options{root: filepath.Dir(path)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	res := Result{File: path, New: newTag}
+	target, err := resolve(path, o.root)
+	if err != nil {
+		return res, err
+	}
+	info, err := os.Stat(target)
+	if err != nil {
+		return res, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return res, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := os.ReadFile(target)
+	if err != nil {
+		return res, fmt.Errorf("reading %s: %w", path, err)
+	}
+	out, old, err := Set(data, newTag)
+	res.Old = old
+	if errors.Is(err, ErrUnchanged) {
+		return res, fmt.Errorf("%s: %w (%s)", path, err, old)
+	}
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", path, err)
+	}
+	// Root bypasses permission bits, and rename would replace a read-only file anyway:
+	// honour the owner's intent explicitly.
+	if info.Mode().Perm()&0o200 == 0 {
+		return res, fmt.Errorf("%s is read-only (mode %s): make it writable (chmod u+w) to let tandem update %s", path, info.Mode().Perm(), Key)
+	}
+	if err := writeAtomic(target, out, info.Mode().Perm()); err != nil {
+		return res, fmt.Errorf("writing %s: %w", path, err)
+	}
+	res.Changed = true
+	return res, nil
+}
+
+// resolve follows a symlink at path and checks it stays inside root.
+func resolve(path, root string) (string, error) {
+	li, err := os.Lstat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("reading %s: %w: create it with `tandem init` or pass the right --file", path, err)
+		}
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if li.Mode()&fs.ModeSymlink == 0 {
+		return path, nil
+	}
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", fmt.Errorf("resolving symlink %s: %w", path, err)
+	}
+	rootAbs, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", fmt.Errorf("resolving folder %s: %w", root, err)
+	}
+	rel, err := filepath.Rel(rootAbs, target)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("%s -> %s: %w %s; replace the link with the file itself", path, target, ErrOutsideRoot, root)
+	}
+	return target, nil
+}
+
+func writeAtomic(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
