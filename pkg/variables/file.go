@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tandem-ci/tandem/internal/atomicfile"
 )
 
 // ErrOutsideRoot is returned when the file is a symlink that leads out of its folder.
@@ -81,7 +83,7 @@ func SetFile(path, newTag string, opts ...Option) (Result, error) {
 	if info.Mode().Perm()&0o200 == 0 {
 		return res, fmt.Errorf("%s is read-only (mode %s): make it writable (chmod u+w) to let tandem update %s", path, info.Mode().Perm(), Key)
 	}
-	if err := writeAtomic(target, out, info.Mode().Perm()); err != nil {
+	if err := atomicfile.Write(target, out, info.Mode().Perm()); err != nil {
 		return res, fmt.Errorf("writing %s: %w", path, err)
 	}
 	res.Changed = true
@@ -113,28 +115,4 @@ func resolve(path, root string) (string, error) {
 		return "", fmt.Errorf("%s -> %s: %w %s; replace the link with the file itself", path, target, ErrOutsideRoot, root)
 	}
 	return target, nil
-}
-
-func writeAtomic(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
