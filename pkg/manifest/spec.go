@@ -97,6 +97,9 @@ func (s Spec) Validate() error {
 		}
 	}
 	for _, f := range [][2]string{{"image", s.Image}, {"migrationImage", s.MigrationImage}} {
+		if f[0] == "migrationImage" && s.Image == "" && f[1] == "" {
+			continue // derived from image, already reported
+		}
 		if err := validateRepository(f[1]); err != nil {
 			errs = append(errs, f[0]+": "+err.Error())
 		}

@@ -29,6 +29,8 @@ var (
 	// ErrNotFound is returned when the file holds no ConfigMap deployment-variables or
 	// the ConfigMap has no data.IMAGE_TAG.
 	ErrNotFound = errors.New("not found")
+	// ErrNotYAML is returned when the input does not parse as YAML.
+	ErrNotYAML = errors.New("not valid YAML")
 )
 
 // location is the IMAGE_TAG scalar found in a document.
@@ -85,7 +87,7 @@ func find(data []byte) (location, error) {
 			break
 		}
 		if err != nil {
-			return location{}, fmt.Errorf("parsing YAML (document %d): %w", i+1, err)
+			return location{}, fmt.Errorf("parsing YAML (document %d): %w: %w", i+1, ErrNotYAML, err)
 		}
 		if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 			continue

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the CLI in-process, as a user would call it.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+func TestManifestCommands(t *testing.T) {
+	t.Setenv("CI_PIPELINE_ID", "")
+	dir := filepath.Join(t.TempDir(), "k8s")
+	if _, err := run(t, "init", dir, "--app", "my-shop", "--image", "localhost:5000/my-shop", "--migration-command", "/app/migrate up"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "init", dir, "--app", "my-shop", "--image", "localhost:5000/my-shop", "--migration-command", "x"); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("second init = %v, want refusal naming --force", err)
+	}
+	out, err := run(t, "lint", dir, "-o", "json")
+	if err != nil {
+		t.Fatalf("lint: %v\n%s", err, out)
+	}
+	var rep struct{ Findings []any }
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Findings) != 0 {
+		t.Errorf("lint json = %s (%v)", out, err)
+	}
+	out, err = run(t, "render", dir, "--tag", "v1.42.0")
+	if err != nil || !strings.Contains(out, "name: my-shop-migration-v1.42.0") || !strings.Contains(out, "localhost:5000/my-shop:v1.42.0") {
+		t.Errorf("render = %v\n%s", err, out)
+	}
+	file := filepath.Join(dir, "deployment-variables.yaml")
+	if out, err = run(t, "bump", file, "--tag", "v1.43.0"); err != nil || !strings.Contains(out, "v0.1.0 -> v1.43.0") {
+		t.Errorf("bump = %v, %q", err, out)
+	}
+	if out, err = run(t, "bump", file, "--tag", "v1.43.0"); err != nil || !strings.Contains(out, "unchanged") {
+		t.Errorf("bump same tag = %v, %q", err, out)
+	}
+	if out, err = run(t, "render", dir); err != nil || !strings.Contains(out, "my-shop-migration-v1.43.0") {
+		t.Errorf("render after bump = %v", err)
+	}
+}
+
+func TestLintExitsNonZeroOnErrors(t *testing.T) {
+	out, err := run(t, "lint", "../../pkg/lint/testdata/TND003-backoff-limit")
+	var exit *exitError
+	if !errors.As(err, &exit) || !strings.Contains(out, "TND003") {
+		t.Errorf("lint of a broken folder = %v\n%s", err, out)
+	}
+}
+
+func TestTagFromGitLabEnv(t *testing.T) {
+	t.Setenv("CI_PIPELINE_ID", "2286938253")
+	t.Setenv("TANDEM_TAG", "")
+	out, err := run(t, "tag", "--app", "my-shop", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got["tag"] != "v1.2286938253.0" || got["jobName"] != "my-shop-migration-v1.2286938253.0" {
+		t.Errorf("tag json = %s", out)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"bump", filepath.Join(dir, "missing.yaml"), "--tag", "v1"}, "no such file"},
+		{[]string{"bump", filepath.Join(dir, "x.yaml"), "--tag", "V1"}, "must be lowercase"},
+		{[]string{"lint", dir}, "no kustomization.yaml"},
+		{[]string{"render", dir}, "building kustomization"},
+		{[]string{"init", dir, "--app", "Bad_App", "--image", "r/x", "--migration-command", "m"}, "invalid app name"},
+		{[]string{"tag", "-o", "yaml", "--tag", "v1"}, "--output \"yaml\""},
+	}
+	for _, tt := range tests {
+		_, err := run(t, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("tandem %v = %v, want error containing %q", tt.args, err, tt.wantErr)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("bad input left %d files behind", len(entries))
+	}
+}

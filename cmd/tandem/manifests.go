@@ -1,0 +1,192 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-ci/tandem/pkg/lint"
+	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/tag"
+	"github.com/tandem-ci/tandem/pkg/variables"
+)
+
+func newInitCmd() *cobra.Command {
+	var spec manifest.Spec
+	var command string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init [DIR]",
+		Short: "Write the pattern's k8s/ folder for one service (default DIR: k8s)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "k8s"
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			spec.MigrationCommand = strings.Fields(command)
+			var opts []manifest.RenderOption
+			if force {
+				opts = append(opts, manifest.WithForce())
+			}
+			res, err := manifest.Render(dir, spec, opts...)
+			if err != nil {
+				return err
+			}
+			return emit(cmd, res, func(w io.Writer) {
+				for _, f := range res.Files {
+					fmt.Fprintln(w, "wrote", f)
+				}
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&spec.App, "app", env("CI_PROJECT_NAME"), "app name: names the Deployment, ServiceAccount and <app>-migration Job ($CI_PROJECT_NAME)")
+	f.StringVar(&spec.Namespace, "namespace", "", "namespace set by the kustomization (empty: none)")
+	f.StringVar(&spec.Image, "image", env("CI_REGISTRY_IMAGE"), "service image repository, without tag ($CI_REGISTRY_IMAGE)")
+	f.StringVar(&spec.MigrationImage, "migration-image", "", "migration image repository (default <image>-migration)")
+	f.StringVar(&command, "migration-command", "", `migration command, e.g. "npx prisma migrate deploy"`)
+	f.StringVar(&spec.ConfigMap, "config-map", "", "ConfigMap with the environment of service AND migration (default <app>-config)")
+	f.StringVar(&spec.Secret, "secret", "", "Secret with DATABASE_URL etc. for service AND migration (default <app>-secrets)")
+	f.Int32Var(&spec.Replicas, "replicas", manifest.DefaultReplicas, "Deployment replicas")
+	f.Int32Var(&spec.Port, "port", manifest.DefaultPort, "container port of the service")
+	f.StringVar(&spec.WaiterImage, "waiter-image", manifest.DefaultWaiterImage, "init container image that waits for the migration Job")
+	f.StringVar(&spec.WaiterMode, "waiter-mode", manifest.DefaultWaiterMode, "waiter mode: job-wr or job")
+	f.BoolVar(&spec.WaiterLogs, "waiter-logs", false, "also grant get pods and pods/log so tandem wait can print the failed migration's log")
+	f.StringVar(&spec.Tag, "tag", manifest.DefaultTag, "initial IMAGE_TAG")
+	f.Int32Var(&spec.TTLSeconds, "ttl", manifest.DefaultTTLSeconds, "ttlSecondsAfterFinished of the migration Job")
+	f.BoolVar(&force, "force", false, "overwrite existing files")
+	return cmd
+}
+
+func newRenderCmd() *cobra.Command {
+	var releaseTag string
+	cmd := &cobra.Command{
+		Use:   "render DIR",
+		Short: "Build the kustomization in DIR (like kustomize build), optionally as if IMAGE_TAG were --tag",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			build := func() ([]byte, error) { return manifest.BuildYAML(args[0]) }
+			if releaseTag != "" {
+				build = func() ([]byte, error) {
+					m, err := manifest.BuildWithTag(args[0], releaseTag)
+					if err != nil {
+						return nil, err
+					}
+					return m.AsYaml()
+				}
+			}
+			out, err := build()
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&releaseTag, "tag", "", "build as if data.IMAGE_TAG were this tag (files are not changed)")
+	return cmd
+}
+
+func newLintCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "lint DIR",
+		Short: "Check a kustomization folder for the migration pattern's known mistakes (exit 1 on errors)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rep, err := lint.Lint(args[0])
+			if err != nil {
+				return err
+			}
+			err = emit(cmd, rep, func(w io.Writer) {
+				for _, f := range rep.Findings {
+					fmt.Fprintln(w, f)
+				}
+				fmt.Fprintf(w, "%s: %d findings, %d errors\n", rep.Dir, len(rep.Findings), rep.Errors())
+			})
+			if err != nil {
+				return err
+			}
+			if n := rep.Errors(); n > 0 {
+				return &exitError{fmt.Sprintf("%d lint errors", n)}
+			}
+			return nil
+		},
+	}
+}
+
+func newBumpCmd() *cobra.Command {
+	var cfg tag.Config
+	cmd := &cobra.Command{
+		Use:   "bump [FILE]",
+		Short: "Set IMAGE_TAG in deployment-variables.yaml (default FILE: " + variables.DefaultFile + ")",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file := variables.DefaultFile
+			if len(args) == 1 {
+				file = args[0]
+			}
+			t, err := tag.Compute(cfg)
+			if err != nil {
+				return err
+			}
+			res, err := variables.SetFile(file, t.Tag)
+			if err != nil && !errors.Is(err, variables.ErrUnchanged) {
+				return err
+			}
+			return emit(cmd, res, func(w io.Writer) {
+				if res.Changed {
+					fmt.Fprintf(w, "%s: IMAGE_TAG %s -> %s\n", res.File, res.Old, res.New)
+				} else {
+					fmt.Fprintf(w, "%s: IMAGE_TAG already %s, unchanged\n", res.File, res.New)
+				}
+			})
+		},
+	}
+	tagFlags(cmd, &cfg)
+	return cmd
+}
+
+func newTagCmd() *cobra.Command {
+	var cfg tag.Config
+	var app string
+	cmd := &cobra.Command{
+		Use:   "tag",
+		Short: "Print the release tag computed from --tag, $CI_PIPELINE_ID or the git commit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := tag.Compute(cfg)
+			if err != nil {
+				return err
+			}
+			out := struct {
+				tag.Result
+				JobName string `json:"jobName,omitempty"`
+			}{Result: t}
+			if app != "" {
+				if out.JobName, err = tag.JobName(app, t.Tag); err != nil {
+					return err
+				}
+			}
+			return emit(cmd, out, func(w io.Writer) { fmt.Fprintln(w, t.Tag) })
+		},
+	}
+	tagFlags(cmd, &cfg)
+	cmd.Flags().StringVar(&app, "app", env("CI_PROJECT_NAME"), "also check that <app>-migration-<tag> is a valid Job name ($CI_PROJECT_NAME)")
+	return cmd
+}
+
+// tagFlags binds the flags every command computing a tag shares.
+func tagFlags(cmd *cobra.Command, cfg *tag.Config) {
+	envCfg := tag.FromEnv(nil)
+	f := cmd.Flags()
+	f.StringVar(&cfg.Explicit, "tag", envCfg.Explicit, "release tag ($TANDEM_TAG); default computed from $CI_PIPELINE_ID or the git commit")
+	f.StringVar(&cfg.Format, "tag-format", envCfg.Format, "format for pipeline tags, Go template over .PipelineID .ShortSHA .CommitSHA .Branch ($TANDEM_TAG_FORMAT; default "+tag.DefaultFormat+")")
+	f.StringVar(&cfg.PipelineID, "pipeline-id", envCfg.PipelineID, "pipeline ID ($CI_PIPELINE_ID)")
+	f.StringVar(&cfg.CommitSHA, "commit", envCfg.CommitSHA, "commit SHA ($CI_COMMIT_SHA)")
+	f.StringVar(&cfg.RepoDir, "repo", ".", "git repository whose HEAD gives the fallback tag")
+	cfg.Branch = envCfg.Branch
+}
