@@ -1,0 +1,196 @@
+package artifact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/pkg/oci"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// ReproducibleCreated is the creation time flux's --reproducible uses.
+const ReproducibleCreated = "1970-01-01T00:00:00Z"
+
+// DefaultIgnore is what `flux push artifact` leaves out by default.
+var DefaultIgnore = []string{".git/", ".gitignore", ".gitmodules", ".gitattributes", "*.jpg", "*.jpeg", "*.gif", "*.png", "*.wmv", "*.flv", "*.tar.gz", "*.zip"}
+
+var (
+	// ErrSymlinkEscapes is returned when the folder holds a symlink leading outside it.
+	ErrSymlinkEscapes = errors.New("symlink leads outside the folder")
+	// ErrNoFolder is returned when the folder to push does not exist.
+	ErrNoFolder = errors.New("manifests folder not found")
+)
+
+// Result describes a pushed (or already present) artifact.
+type Result struct {
+	URL       string        `json:"url"`    // oci://host/repo:tag
+	Digest    string        `json:"digest"` // host/repo@sha256:…
+	Revision  string        `json:"revision"`
+	Source    string        `json:"source,omitempty"`
+	ExtraTags []string      `json:"extraTags,omitempty"`
+	Unchanged bool          `json:"unchanged"` // identical artifact already at the tag; nothing pushed
+	Duration  time.Duration `json:"duration"`
+}
+
+type options struct {
+	keychain  authn.Keychain
+	transport http.RoundTripper
+	ignore    []string
+	source    string
+	revision  string
+	extraTags []string
+	insecure  bool
+	force     bool
+}
+
+// Option configures Push.
+type Option func(*options)
+
+// WithKeychain sets where registry credentials come from (default: Docker config).
+func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
+
+// WithTransport sets the HTTP transport.
+func WithTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
+
+// WithIgnore adds ignore patterns (.gitignore syntax) to DefaultIgnore.
+func WithIgnore(patterns ...string) Option {
+	return func(o *options) { o.ignore = append(o.ignore, patterns...) }
+}
+
+// WithSource sets the source annotation (the repository URL, without credentials).
+func WithSource(url string) Option { return func(o *options) { o.source = url } }
+
+// WithRevision sets the revision annotation, e.g. Revision("main", sha).
+func WithRevision(rev string) Option { return func(o *options) { o.revision = rev } }
+
+// WithExtraTags also tags the artifact with these tags (e.g. latest).
+func WithExtraTags(tags ...string) Option {
+	return func(o *options) { o.extraTags = append(o.extraTags, tags...) }
+}
+
+// WithInsecure allows plain-HTTP registries.
+func WithInsecure() Option { return func(o *options) { o.insecure = true } }
+
+// WithForce pushes even when an identical artifact is already at the tag.
+func WithForce() Option { return func(o *options) { o.force = true } }
+
+// Revision formats a revision the way Flux does: <branch>@sha1:<commit>.
+func Revision(branch, commit string) string { return branch + "@sha1:" + commit }
+
+// URL returns oci://<repository>:<tag>.
+func URL(repository, tag string) string {
+	return oci.OCIRepositoryPrefix + strings.TrimPrefix(repository, oci.OCIRepositoryPrefix) + ":" + tag
+}
+
+// Push uploads dir as a Flux artifact to url (oci://host/repo:tag).
+func Push(ctx context.Context, url, dir string, opts ...Option) (Result, error) {
+	start := time.Now()
+	o := options{keychain: authn.DefaultKeychain, transport: http.DefaultTransport, ignore: append([]string{}, DefaultIgnore...)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	res := Result{URL: url, Revision: o.revision, Source: o.source}
+	ref, err := oci.ParseArtifactURL(url)
+	if err != nil {
+		return res, fmt.Errorf("parsing artifact URL %s: %w", url, err)
+	}
+	if err := checkFolder(dir); err != nil {
+		return res, err
+	}
+	client := oci.NewClient(o.craneOptions(ctx))
+	meta := oci.Metadata{Created: ReproducibleCreated, Source: o.source, Revision: o.revision}
+	if !o.force {
+		if digest, same := identical(ctx, client, ref, dir, o, meta); same {
+			res.Digest, res.Unchanged = digest, true
+			res.Duration = time.Since(start)
+			return res, nil
+		}
+	}
+	digest, err := client.Push(ctx, ref, dir, oci.WithPushMetadata(meta), oci.WithPushIgnorePaths(o.ignore...))
+	if err != nil {
+		return res, fmt.Errorf("pushing artifact %s: %w", url, err)
+	}
+	res.Digest = digest
+	for _, t := range o.extraTags {
+		if _, err := client.Tag(ctx, ref, t); err != nil {
+			return res, fmt.Errorf("tagging artifact %s as %s: %w", url, t, err)
+		}
+		res.ExtraTags = append(res.ExtraTags, t)
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+func (o options) craneOptions(ctx context.Context) []crane.Option {
+	opts := []crane.Option{crane.WithContext(ctx), crane.WithAuthFromKeychain(o.keychain), crane.WithTransport(o.transport)}
+	if o.insecure {
+		opts = append(opts, crane.Insecure)
+	}
+	return opts
+}
+
+// identical reports whether the artifact at ref has the same content and annotations
+// as a push of dir would produce, hence the same digest.
+func identical(ctx context.Context, c *oci.Client, ref, dir string, o options, meta oci.Metadata) (string, bool) {
+	if err := c.Diff(ctx, ref, dir, o.ignore); err != nil {
+		return "", false
+	}
+	m, err := crane.Manifest(ref, o.craneOptions(ctx)...)
+	if err != nil {
+		return "", false
+	}
+	remote := oci.MetadataFromAnnotations(annotations(m))
+	if remote.Revision != meta.Revision || remote.Source != meta.Source || remote.Created != meta.Created {
+		return "", false
+	}
+	d, err := crane.Digest(ref, o.craneOptions(ctx)...)
+	if err != nil {
+		return "", false
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", false
+	}
+	return r.Context().Digest(d).String(), true
+}
+
+// checkFolder refuses a missing folder and symlinks that lead out of it (flux's tar
+// skips symlinks, so one inside is harmless but its target is not shipped).
+func checkFolder(dir string) error {
+	info, err := os.Stat(dir)
+	if err != nil || !info.IsDir() {
+		return fmt.Errorf("pushing %s: %w: run `tandem init` or pass the folder holding kustomization.yaml", dir, ErrNoFolder)
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", dir, err)
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return fmt.Errorf("resolving symlink %s: %w", p, err)
+		}
+		if rel, err := filepath.Rel(root, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("pushing %s: %s -> %s: %w; copy the file into the folder instead", dir, p, target, ErrSymlinkEscapes)
+		}
+		return nil
+	})
+}
