@@ -61,7 +61,9 @@ func WithMigrationCommand(cmd ...string) BuildOption {
 }
 
 // WithEnv adds KEY=VALUE pairs to the go build environment.
-func WithEnv(env ...string) BuildOption { return func(o *buildOptions) { o.env = append(o.env, env...) } }
+func WithEnv(env ...string) BuildOption {
+	return func(o *buildOptions) { o.env = append(o.env, env...) }
+}
 
 // BuildGo compiles the Go package pkg of the module in dir into a static binary and puts
 // it as one layer on the base image. The migration image is the same image with another

@@ -1,0 +1,274 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/tandem-ci/tandem/pkg/tag"
+	"github.com/tandem-ci/tandem/pkg/variables"
+)
+
+// DefaultMessage is the commit message template; [skip ci] stops GitLab from starting a
+// pipeline for the bump commit.
+const DefaultMessage = "ci: update {{.App}} image tag to {{.Tag}} [skip ci]"
+
+var (
+	// ErrSuperseded is returned when the branch already holds a newer tag: the release
+	// must not overwrite it.
+	ErrSuperseded = errors.New("branch already holds a newer tag")
+	// ErrNothingToCommit is returned when the branch already holds this tag; no empty
+	// commit is made and Result.Commit is the branch head.
+	ErrNothingToCommit = errors.New("tag already committed")
+	// ErrBranchNotFound is returned when the branch does not exist on the remote.
+	ErrBranchNotFound = errors.New("branch not found")
+	// ErrAuth is returned when the git server refuses the credentials.
+	ErrAuth = errors.New("git authentication failed")
+)
+
+// Config says what to commit where.
+type Config struct {
+	URL         string // https://host/group/project.git; credentials in it are moved to Username/Password
+	Branch      string
+	Username    string // default "tandem" when only a token is given
+	Password    string // token or password
+	File        string // path inside the repository; default k8s/deployment-variables.yaml
+	Tag         string
+	App         string
+	Message     string // template over .App .Tag .Old; default DefaultMessage
+	AuthorName  string
+	AuthorEmail string
+	SkipCIPush  bool // also send the push option ci.skip
+	MaxAttempts int  // pushes tried on concurrent updates; default 10
+	Dir         string
+}
+
+// Result describes the commit (or why there is none).
+type Result struct {
+	URL      string        `json:"url"` // without credentials
+	Branch   string        `json:"branch"`
+	Commit   string        `json:"commit"`
+	Old      string        `json:"old"`
+	New      string        `json:"new"`
+	Attempts int           `json:"attempts"`
+	Dir      string        `json:"dir"` // the clone, holding the committed files
+	Duration time.Duration `json:"duration"`
+}
+
+// Bump clones cfg.Branch into cfg.Dir (a new temporary folder when empty; the caller
+// removes it), sets IMAGE_TAG, commits and pushes. A push rejected because the branch
+// moved is retried on a fresh clone, with jittered backoff, up to MaxAttempts.
+func Bump(ctx context.Context, cfg Config) (Result, error) {
+	start := time.Now()
+	cfg, auth, err := normalize(cfg)
+	res := Result{URL: cfg.URL, Branch: cfg.Branch, New: cfg.Tag}
+	if err != nil {
+		return res, err
+	}
+	if cfg.Dir == "" {
+		if cfg.Dir, err = os.MkdirTemp("", "tandem-gitops-"); err != nil {
+			return res, err
+		}
+	}
+	res.Dir = cfg.Dir
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		err = once(ctx, cfg, auth, &res)
+		if err == nil || !retryable(err) || attempt >= cfg.MaxAttempts {
+			break
+		}
+		if werr := wait(ctx, attempt); werr != nil {
+			err = werr
+			break
+		}
+	}
+	res.Duration = time.Since(start)
+	if err != nil && retryable(err) {
+		return res, fmt.Errorf("pushing to %s %s: branch kept moving, gave up after %d attempts: %w", cfg.URL, cfg.Branch, res.Attempts, err)
+	}
+	return res, err
+}
+
+func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) error {
+	if err := os.RemoveAll(cfg.Dir); err != nil {
+		return err
+	}
+	repo, err := git.PlainCloneContext(ctx, cfg.Dir, false, &git.CloneOptions{
+		URL: cfg.URL, Auth: auth, ReferenceName: plumbing.NewBranchReferenceName(cfg.Branch),
+		SingleBranch: true, Depth: 1, Tags: git.NoTags,
+	})
+	if err != nil {
+		return classify(fmt.Sprintf("cloning %s branch %s", cfg.URL, cfg.Branch), cfg, err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return fmt.Errorf("reading head of %s: %w", cfg.Branch, err)
+	}
+	path := filepath.Join(cfg.Dir, filepath.FromSlash(cfg.File))
+	current, err := variables.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, err)
+	}
+	res.Old = current
+	if c, err := tag.Compare(current, cfg.Tag); err == nil && c > 0 {
+		res.Commit = head.Hash().String()
+		return fmt.Errorf("%s holds %s, newer than %s: %w", cfg.File, current, cfg.Tag, ErrSuperseded)
+	}
+	if _, err := variables.SetFile(path, cfg.Tag, variables.WithRoot(cfg.Dir)); err != nil {
+		if errors.Is(err, variables.ErrUnchanged) {
+			res.Commit = head.Hash().String()
+			return fmt.Errorf("%s already holds %s: %w", cfg.File, cfg.Tag, ErrNothingToCommit)
+		}
+		return err
+	}
+	msg, err := message(cfg, current)
+	if err != nil {
+		return err
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return err
+	}
+	if _, err := wt.Add(cfg.File); err != nil {
+		return fmt.Errorf("staging %s: %w", cfg.File, err)
+	}
+	sig := &object.Signature{Name: cfg.AuthorName, Email: cfg.AuthorEmail, When: time.Now()}
+	commit, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
+	if err != nil {
+		return fmt.Errorf("committing %s: %w", cfg.File, err)
+	}
+	ref := config.RefSpec("refs/heads/" + cfg.Branch + ":refs/heads/" + cfg.Branch)
+	push := &git.PushOptions{RemoteName: "origin", RefSpecs: []config.RefSpec{ref}, Auth: auth}
+	if cfg.SkipCIPush {
+		push.Options = map[string]string{"ci.skip": ""}
+	}
+	if err := repo.PushContext(ctx, push); err != nil {
+		return classify(fmt.Sprintf("pushing %s to %s", cfg.Branch, cfg.URL), cfg, err)
+	}
+	res.Commit = commit.String()
+	return nil
+}
+
+// errRejected marks a push the server refused because the branch moved.
+var errRejected = errors.New("push rejected: branch moved")
+
+func retryable(err error) bool { return errors.Is(err, errRejected) }
+
+// classify turns go-git's errors into tandem's, and keeps secrets out of the message.
+func classify(doing string, cfg Config, err error) error {
+	msg := redact(err.Error(), cfg.Password)
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%s: %w: check the token's write access (%s)", doing, ErrAuth, msg)
+	case errors.Is(err, plumbing.ErrReferenceNotFound), strings.Contains(msg, "couldn't find remote ref"):
+		return fmt.Errorf("%s: %w: create branch %s or pass --branch", doing, ErrBranchNotFound, cfg.Branch)
+	case errors.Is(err, git.ErrNonFastForwardUpdate), errors.Is(err, plumbing.ErrObjectNotFound),
+		strings.Contains(msg, "non-fast-forward"), strings.Contains(msg, "fetch first"), strings.Contains(msg, "failed to update ref"), strings.Contains(msg, "cannot lock ref"):
+		return fmt.Errorf("%s: %w (%s)", doing, errRejected, msg)
+	}
+	return fmt.Errorf("%s: %s", doing, msg)
+}
+
+func redact(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "***")
+}
+
+func wait(ctx context.Context, attempt int) error {
+	d := min(100*time.Millisecond<<min(attempt, 5), 2*time.Second)
+	d = d/2 + rand.N(d/2+1)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func message(cfg Config, old string) (string, error) {
+	t, err := template.New("message").Option("missingkey=error").Parse(cfg.Message)
+	if err != nil {
+		return "", fmt.Errorf("parsing commit message template %q: %w", cfg.Message, err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, map[string]string{"App": cfg.App, "Tag": cfg.Tag, "Old": old}); err != nil {
+		return "", fmt.Errorf("rendering commit message template %q: %w", cfg.Message, err)
+	}
+	return b.String(), nil
+}
+
+func normalize(cfg Config) (Config, transport.AuthMethod, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return cfg, nil, fmt.Errorf("repository URL %q: want https://host/group/project.git", StripCredentials(cfg.URL))
+	}
+	if u.User != nil {
+		if cfg.Username == "" {
+			cfg.Username = u.User.Username()
+		}
+		if p, ok := u.User.Password(); ok && cfg.Password == "" {
+			cfg.Password = p
+		}
+		u.User = nil
+		cfg.URL = u.String()
+	}
+	if cfg.Branch == "" {
+		return cfg, nil, errors.New("branch: required (--branch or $CI_COMMIT_BRANCH)")
+	}
+	if err := tag.Validate(cfg.Tag); err != nil {
+		return cfg, nil, err
+	}
+	if cfg.File == "" {
+		cfg.File = variables.DefaultFile
+	}
+	if cfg.Message == "" {
+		cfg.Message = DefaultMessage
+	}
+	if cfg.App == "" {
+		cfg.App = strings.TrimSuffix(filepath.Base(u.Path), ".git")
+	}
+	if cfg.AuthorName == "" {
+		cfg.AuthorName = "tandem"
+	}
+	if cfg.AuthorEmail == "" {
+		cfg.AuthorEmail = "tandem@localhost"
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	var auth transport.AuthMethod
+	if cfg.Password != "" {
+		if cfg.Username == "" {
+			cfg.Username = "tandem"
+		}
+		auth = &githttp.BasicAuth{Username: cfg.Username, Password: cfg.Password}
+	}
+	return cfg, auth, nil
+}
+
+// StripCredentials removes user info from a URL for display.
+func StripCredentials(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	u.User = nil
+	return u.String()
+}

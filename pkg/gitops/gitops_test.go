@@ -1,0 +1,209 @@
+package gitops_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tandem-ci/tandem/internal/testgit"
+	"github.com/tandem-ci/tandem/pkg/gitops"
+	"github.com/tandem-ci/tandem/pkg/tag"
+	"github.com/tandem-ci/tandem/pkg/variables"
+)
+
+const token = "glpat-SECRET-token-123"
+
+var seedFiles = map[string]string{
+	"k8s/deployment-variables.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1.0.0\" # set by CI\n",
+	"README.md":                     "shop\n",
+}
+
+func cfg(s *testgit.Server, t string) gitops.Config {
+	return gitops.Config{URL: s.RepoURL, Branch: "main", Username: "ci", Password: token, Tag: t, App: "shop", SkipCIPush: true}
+}
+
+func TestBumpCommitsAndPushes(t *testing.T) {
+	s := testgit.New(t, "ci", token, seedFiles)
+	c := cfg(s, "v1.42.0")
+	c.Dir = filepath.Join(t.TempDir(), "clone")
+	res, err := gitops.Bump(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Old != "v1.0.0" || res.New != "v1.42.0" || res.Attempts != 1 || len(res.Commit) != 40 {
+		t.Errorf("result = %+v", res)
+	}
+	if head := s.Git(t, "rev-parse", "main"); head != res.Commit {
+		t.Errorf("server main = %s, Bump reported %s", head, res.Commit)
+	}
+	if msg := s.Git(t, "log", "-1", "--format=%s|%an", "main"); msg != "ci: update shop image tag to v1.42.0 [skip ci]|tandem" {
+		t.Errorf("commit = %q", msg)
+	}
+	content := s.Git(t, "show", "main:k8s/deployment-variables.yaml")
+	if !strings.Contains(content, `IMAGE_TAG: "v1.42.0" # set by CI`) {
+		t.Errorf("file on main:\n%s", content)
+	}
+	// go-git always encodes options as key=value; GitLab reads "ci.skip=" as ci.skip.
+	if opts := s.PushOptions(); len(opts) != 1 || opts[0] != "ci.skip=" {
+		t.Errorf("push options received = %v, want [ci.skip=]", opts)
+	}
+	// The token is nowhere in the clone's config.
+	b, _ := os.ReadFile(filepath.Join(c.Dir, ".git", "config"))
+	if strings.Contains(string(b), token) || !strings.Contains(string(b), s.RepoURL) {
+		t.Errorf(".git/config leaks the token or lacks the remote:\n%s", b)
+	}
+
+	// Same tag again: no empty commit.
+	again, err := gitops.Bump(context.Background(), cfg(s, "v1.42.0"))
+	if !errors.Is(err, gitops.ErrNothingToCommit) || again.Commit != res.Commit {
+		t.Errorf("same tag = %+v, %v; want ErrNothingToCommit at %s", again, err, res.Commit)
+	}
+	// Older tag: refused.
+	if _, err := gitops.Bump(context.Background(), cfg(s, "v1.41.0")); !errors.Is(err, gitops.ErrSuperseded) {
+		t.Errorf("older tag = %v, want ErrSuperseded", err)
+	}
+	if n := s.Git(t, "rev-list", "--count", "main"); n != "2" {
+		t.Errorf("main has %s commits, want 2", n)
+	}
+}
+
+func TestBumpCredentialsInURL(t *testing.T) {
+	s := testgit.New(t, "ci", token, seedFiles)
+	c := cfg(s, "v1.5.0")
+	c.Username, c.Password = "", ""
+	c.URL = strings.Replace(s.RepoURL, "http://", "http://ci:"+token+"@", 1)
+	res, err := gitops.Bump(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(res.URL, token) {
+		t.Errorf("result URL leaks the token: %s", res.URL)
+	}
+}
+
+func TestBumpErrors(t *testing.T) {
+	s := testgit.New(t, "ci", token, seedFiles)
+	noFile := testgit.New(t, "", "", map[string]string{"README.md": "x\n"})
+	tests := []struct {
+		name    string
+		mutate  func(*gitops.Config)
+		wantErr string
+		is      error
+	}{
+		{"wrong token", func(c *gitops.Config) { c.Password = "wrong-" + token }, "git authentication failed", gitops.ErrAuth},
+		{"no token", func(c *gitops.Config) { c.Password = "" }, "git authentication failed", gitops.ErrAuth},
+		{"branch missing", func(c *gitops.Config) { c.Branch = "release" }, "branch not found", gitops.ErrBranchNotFound},
+		{"invalid tag", func(c *gitops.Config) { c.Tag = "V1_0" }, "must be lowercase", tag.ErrInvalid},
+		{"no branch", func(c *gitops.Config) { c.Branch = "" }, "branch: required", nil},
+		{"bad url", func(c *gitops.Config) { c.URL = "not a url" }, "want https://host/group/project.git", nil},
+		{"unreachable", func(c *gitops.Config) { c.URL = "http://127.0.0.1:1/repo.git" }, "connection refused", nil},
+		{"k8s missing", func(c *gitops.Config) { c.URL, c.Password = noFile.RepoURL, "" }, "no such file or directory", nil},
+		{"file missing", func(c *gitops.Config) { c.File = "deploy/vars.yaml" }, "deploy/vars.yaml: no such file", nil},
+		{"bad template", func(c *gitops.Config) { c.Message = "{{.Nope" }, "parsing commit message template", nil},
+	}
+	before := s.Git(t, "rev-parse", "main")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cfg(s, "v1.9.0")
+			tt.mutate(&c)
+			_, err := gitops.Bump(context.Background(), c)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Bump = %v, want error containing %q", err, tt.wantErr)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("%v is not %v", err, tt.is)
+			}
+			if strings.Contains(err.Error(), token) {
+				t.Errorf("error leaks the token: %v", err)
+			}
+		})
+	}
+	if after := s.Git(t, "rev-parse", "main"); after != before {
+		t.Errorf("a failing bump moved main")
+	}
+}
+
+// TestConcurrentReleases races 20 releases v1.1.0…v1.20.0 in random order against one
+// branch: only ErrSuperseded may fail them, the newest tag wins, and the tag history on
+// the branch only ever moves forward.
+func TestConcurrentReleases(t *testing.T) {
+	s := testgit.New(t, "ci", token, seedFiles)
+	order := rand.Perm(20)
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	results := make([]gitops.Result, 20)
+	for i, n := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := cfg(s, fmt.Sprintf("v1.%d.0", n+1))
+			c.MaxAttempts = 60
+			results[i], errs[i] = gitops.Bump(context.Background(), c)
+			os.RemoveAll(results[i].Dir)
+		}()
+	}
+	wg.Wait()
+	committed, superseded, attempts := 0, 0, 0
+	for i, err := range errs {
+		attempts += results[i].Attempts
+		switch {
+		case err == nil:
+			committed++
+		case errors.Is(err, gitops.ErrSuperseded):
+			superseded++
+		default:
+			t.Errorf("release %s: %v", results[i].New, err)
+		}
+	}
+	final := s.Git(t, "show", "main:k8s/deployment-variables.yaml")
+	if v, err := variables.Find([]byte(final)); err != nil || v != "v1.20.0" {
+		t.Errorf("final IMAGE_TAG = %q (%v), want v1.20.0", v, err)
+	}
+	// Walk the history oldest first: tags strictly increase, one commit per success.
+	log := s.Git(t, "log", "--reverse", "--format=%H", "main")
+	commits := strings.Fields(log)
+	if len(commits) != committed+1 {
+		t.Errorf("main has %d commits, want %d (seed + each successful release)", len(commits), committed+1)
+	}
+	prev := ""
+	for _, c := range commits {
+		v, _ := variables.Find([]byte(s.Git(t, "show", c+":k8s/deployment-variables.yaml")))
+		if prev != "" {
+			if cmp, err := tag.Compare(prev, v); err != nil || cmp >= 0 {
+				t.Errorf("history moved backwards or stood still: %s then %s", prev, v)
+			}
+		}
+		prev = v
+	}
+	t.Logf("20 concurrent releases: %d committed, %d superseded, %d clone+push attempts", committed, superseded, attempts)
+}
+
+func TestFromCheckout(t *testing.T) {
+	s := testgit.New(t, "", "", seedFiles)
+	dir := t.TempDir()
+	withCreds := strings.Replace(s.RepoURL, "http://", "http://gitlab-ci-token:"+token+"@", 1)
+	for _, args := range [][]string{{"clone", "-q", "--depth", "1", s.RepoURL, dir}, {"-C", dir, "remote", "set-url", "origin", withCreds}, {"-C", dir, "checkout", "-q", "--detach"}} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	if _, _, err := gitops.FromCheckout(dir, ""); !errors.Is(err, gitops.ErrDetached) {
+		t.Errorf("detached without branch = %v, want ErrDetached", err)
+	}
+	u, br, err := gitops.FromCheckout(dir, "main")
+	if err != nil || u != s.RepoURL || br != "main" {
+		t.Errorf("FromCheckout = %q %q %v", u, br, err)
+	}
+	c := cfg(s, "v1.7.0")
+	c.URL, c.Password = u, ""
+	if _, err := gitops.Bump(context.Background(), c); err != nil {
+		t.Errorf("bump from a detached shallow checkout's remote: %v", err)
+	}
+}
