@@ -1,0 +1,148 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/tandem-ci/tandem/pkg/artifact"
+	"github.com/tandem-ci/tandem/pkg/gitops"
+	"github.com/tandem-ci/tandem/pkg/image"
+)
+
+// ImagePublisher builds and publishes both images under tag.
+type ImagePublisher interface {
+	PublishImages(ctx context.Context, tag string) (image.Result, error)
+}
+
+// Committer commits tag to the branch and returns the clone holding the result.
+type Committer interface {
+	Commit(ctx context.Context, tag string) (gitops.Result, error)
+}
+
+// ArtifactPusher pushes the manifests folder dir as the artifact for tag.
+type ArtifactPusher interface {
+	PushArtifact(ctx context.Context, dir, tag, revision string) (artifact.Result, error)
+}
+
+// Step is one step's outcome.
+type Step struct {
+	Name     string        `json:"name"`
+	Status   string        `json:"status"` // done, unchanged, skipped, planned, failed
+	Detail   string        `json:"detail,omitempty"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Result is everything a release did.
+type Result struct {
+	Tag        string           `json:"tag"`
+	DryRun     bool             `json:"dryRun,omitempty"`
+	Superseded bool             `json:"superseded,omitempty"`
+	Images     *image.Result    `json:"images,omitempty"`
+	Commit     *gitops.Result   `json:"commit,omitempty"`
+	Artifact   *artifact.Result `json:"artifact,omitempty"`
+	Steps      []Step           `json:"steps"`
+	Duration   time.Duration    `json:"duration"`
+}
+
+// Release wires the steps. A nil step is skipped.
+type Release struct {
+	Images         ImagePublisher
+	Committer      Committer
+	Artifacts      ArtifactPusher
+	ManifestsPath  string          // folder inside the repository; default k8s
+	PushSuperseded bool            // push the artifact even when a newer tag is on the branch
+	Progress       func(step Step) // called after each step
+}
+
+// describer is implemented by steps that can say what they would do (for --dry-run).
+type describer interface{ Describe(tag string) string }
+
+// Run releases tag. On ErrSuperseded from the commit step the artifact push is skipped
+// (unless PushSuperseded) and Run returns the result with Superseded set and a nil error:
+// a newer release already owns the branch.
+func (r *Release) Run(ctx context.Context, tag string, dryRun bool) (Result, error) {
+	start := time.Now()
+	res := Result{Tag: tag, DryRun: dryRun}
+	if dryRun {
+		for _, s := range []struct {
+			name string
+			step any
+		}{{"images", r.Images}, {"commit", r.Committer}, {"artifact", r.Artifacts}} {
+			if d, ok := s.step.(describer); ok {
+				res.Steps = append(res.Steps, Step{Name: s.name, Status: "planned", Detail: d.Describe(tag)})
+			}
+		}
+		return res, nil
+	}
+	record := func(s Step) {
+		res.Steps = append(res.Steps, s)
+		if r.Progress != nil {
+			r.Progress(s)
+		}
+	}
+	if r.Images != nil {
+		t := time.Now()
+		img, err := r.Images.PublishImages(ctx, tag)
+		if err != nil {
+			record(Step{Name: "images", Status: "failed", Duration: time.Since(t)})
+			return res, err
+		}
+		res.Images = &img
+		record(Step{Name: "images", Status: "done", Duration: time.Since(t), Detail: fmt.Sprintf("%s@%s, %s@%s (migration layers uploaded: %d)",
+			img.Service.Ref, img.Service.Digest, img.Migration.Ref, img.Migration.Digest, img.Migration.LayersUploaded)})
+	}
+	dir, revision := r.ManifestsPath, ""
+	if dir == "" {
+		dir = "k8s"
+	}
+	if r.Committer != nil {
+		t := time.Now()
+		c, err := r.Committer.Commit(ctx, tag)
+		res.Commit = &c
+		switch {
+		case errors.Is(err, gitops.ErrSuperseded):
+			res.Superseded = true
+			record(Step{Name: "commit", Status: "skipped", Detail: fmt.Sprintf("branch holds newer %s", c.Old), Duration: time.Since(t)})
+			if !r.PushSuperseded {
+				record(Step{Name: "artifact", Status: "skipped", Detail: "superseded by " + c.Old})
+				res.Duration = time.Since(start)
+				return res, nil
+			}
+		case errors.Is(err, gitops.ErrNothingToCommit):
+			record(Step{Name: "commit", Status: "unchanged", Detail: c.Branch + " already at " + tag + " (" + short(c.Commit) + ")", Duration: time.Since(t)})
+		case err != nil:
+			record(Step{Name: "commit", Status: "failed", Duration: time.Since(t)})
+			return res, err
+		default:
+			record(Step{Name: "commit", Status: "done", Detail: fmt.Sprintf("%s %s -> %s on %s", short(c.Commit), c.Old, c.New, c.Branch), Duration: time.Since(t)})
+		}
+		dir = filepath.Join(c.Dir, dir)
+		revision = artifact.Revision(c.Branch, c.Commit)
+	}
+	if r.Artifacts != nil {
+		t := time.Now()
+		a, err := r.Artifacts.PushArtifact(ctx, dir, tag, revision)
+		if err != nil {
+			record(Step{Name: "artifact", Status: "failed", Duration: time.Since(t)})
+			return res, err
+		}
+		res.Artifact = &a
+		status := "done"
+		if a.Unchanged {
+			status = "unchanged"
+		}
+		record(Step{Name: "artifact", Status: status, Detail: a.Digest, Duration: time.Since(t)})
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+func short(sha string) string {
+	if len(sha) > 8 {
+		return sha[:8]
+	}
+	return sha
+}
