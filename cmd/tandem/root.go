@@ -17,7 +17,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
-	root.AddCommand(newInitCmd(), newRenderCmd(), newLintCmd(), newBumpCmd(), newTagCmd())
+	root.AddCommand(newInitCmd(), newRenderCmd(), newLintCmd(), newBumpCmd(), newTagCmd(),
+		newReleaseCmd(), newImagesCmd(), newCommitCmd(), newPushArtifactCmd())
 	return root
 }
 
