@@ -21,7 +21,7 @@ import (
 
 // setup returns a release wired to a real registry and a real git server whose main
 // branch holds k8s/ rendered for app shop.
-func setup(t *testing.T) (*release.Release, *testregistry.Registry, *testgit.Server) {
+func setup(t testing.TB) (*release.Release, *testregistry.Registry, *testgit.Server) {
 	t.Helper()
 	reg := testregistry.New(t, "ci", "registry-pw")
 	files, err := manifest.Files(manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"/app/hello", "migrate"}, Tag: "v1.0.0"})

@@ -1,0 +1,29 @@
+package release_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+)
+
+// BenchmarkRelease runs whole releases (build, two image pushes, clone+commit+push,
+// artifact push) against the in-process registry and the local git server, one new
+// tag per iteration. Reports per-step milliseconds.
+func BenchmarkRelease(b *testing.B) {
+	r, _, _ := setup(b)
+	steps := map[string]float64{}
+	for i := 0; b.Loop(); i++ {
+		res, err := r.Run(context.Background(), fmt.Sprintf("v1.%d.0", 100+i), false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range res.Steps {
+			steps[s.Name] += float64(s.Duration.Microseconds()) / 1000
+		}
+		os.RemoveAll(res.Commit.Dir)
+	}
+	for name, ms := range steps {
+		b.ReportMetric(ms/float64(b.N), name+"-ms/op")
+	}
+}
