@@ -13,15 +13,7 @@ import (
 
 func TestReleaseCommand(t *testing.T) {
 	reg := testregistry.New(t, "ci", "registry-pw")
-	files, err := manifest.Files(manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"migrate"}, Tag: "v1.0.0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := map[string]string{}
-	for name, b := range files {
-		seed["k8s/"+name] = string(b)
-	}
-	git := testgit.New(t, "ci", "git-token", seed)
+	git := testgit.NewWithManifests(t, "ci", "git-token", manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"migrate"}, Tag: "v1.0.0"})
 	t.Setenv("TANDEM_REGISTRY_PASSWORD", "registry-pw")
 	t.Setenv("TANDEM_GIT_TOKEN", "git-token")
 	t.Setenv("CI_PIPELINE_ID", "42")

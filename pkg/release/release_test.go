@@ -24,15 +24,7 @@ import (
 func setup(t testing.TB) (*release.Release, *testregistry.Registry, *testgit.Server) {
 	t.Helper()
 	reg := testregistry.New(t, "ci", "registry-pw")
-	files, err := manifest.Files(manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"/app/hello", "migrate"}, Tag: "v1.0.0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := map[string]string{}
-	for name, b := range files {
-		seed["k8s/"+name] = string(b)
-	}
-	git := testgit.New(t, "ci", "git-token", seed)
+	git := testgit.NewWithManifests(t, "ci", "git-token", manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"/app/hello", "migrate"}, Tag: "v1.0.0"})
 	kc := image.Keychain(image.Credentials{Registry: reg.Host, Username: "ci", Password: "registry-pw"}, func(string) string { return "" })
 	hello, _ := filepath.Abs("../image/testdata/hello")
 	r := &release.Release{
