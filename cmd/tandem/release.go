@@ -24,6 +24,7 @@ type releaseFlags struct {
 	insecure bool
 	// images
 	source, pkg, image, migrationImage string
+	baseImage                          string
 	regUser, regPassword               string
 	// commit
 	repoURL, branch, gitUser, gitToken string
@@ -43,6 +44,7 @@ func (f *releaseFlags) bindImages(fs *pflag.FlagSet) {
 	fs.StringVar(&f.pkg, "package", ".", "Go package of the service binary, relative to --source")
 	fs.StringVar(&f.image, "image", env("CI_REGISTRY_IMAGE"), "service image repository ($CI_REGISTRY_IMAGE)")
 	fs.StringVar(&f.migrationImage, "migration-image", "", "migration image repository (default <image>-migration)")
+	fs.StringVar(&f.baseImage, "base-image", "", "base image for the binary, e.g. gcr.io/distroless/static (default: empty, works offline)")
 }
 
 func (f *releaseFlags) bindRegistry(fs *pflag.FlagSet) {
@@ -87,11 +89,20 @@ func (f *releaseFlags) images() (*release.GoImages, error) {
 	if mig == "" {
 		mig = f.image + "-migration"
 	}
-	opts := []image.PublishOption{image.WithKeychain(image.Keychain(image.Credentials{Username: f.regUser, Password: f.registryPassword()}, nil))}
+	kc := image.Keychain(image.Credentials{Username: f.regUser, Password: f.registryPassword()}, nil)
+	opts := []image.PublishOption{image.WithKeychain(kc)}
 	if f.insecure {
 		opts = append(opts, image.WithInsecure())
 	}
-	return &release.GoImages{Dir: f.source, Package: f.pkg, ServiceRepo: f.image, MigrationRepo: mig, PublishOptions: opts}, nil
+	g := &release.GoImages{Dir: f.source, Package: f.pkg, ServiceRepo: f.image, MigrationRepo: mig, PublishOptions: opts}
+	if f.baseImage != "" {
+		base, err := image.Base(f.baseImage, kc)
+		if err != nil {
+			return nil, err
+		}
+		g.BuildOptions = append(g.BuildOptions, image.WithBase(base))
+	}
+	return g, nil
 }
 
 func (f *releaseFlags) committer() (*release.GitCommitter, error) {

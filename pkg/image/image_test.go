@@ -180,3 +180,33 @@ func ref(t *testing.T, s string) name.Reference {
 	}
 	return r
 }
+
+// TestBuildOnBase layers the binary on a base image from the registry; the pushed image
+// keeps the base's layer and adds one.
+func TestBuildOnBase(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	ctx := context.Background()
+	first := build(t)
+	if _, err := image.Publish(ctx, first, reg.Host+"/base", reg.Host+"/base-m", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	base, err := image.Base(reg.Host+"/base:v1", authn.DefaultKeychain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := image.BuildGo(ctx, "testdata/hello", ".", image.WithBase(base), image.WithBinaryName("hello2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := image.Publish(ctx, b, reg.Host+"/app", reg.Host+"/app-migration", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := b.Service.Layers()
+	if len(layers) != 2 || res.Service.LayersUploaded != 1 || res.Migration.LayersUploaded != 0 {
+		t.Errorf("layers %d, uploaded service %d migration %d; want 2, 1, 0", len(layers), res.Service.LayersUploaded, res.Migration.LayersUploaded)
+	}
+	if _, err := image.Base("127.0.0.1:1/nope:v1", authn.DefaultKeychain); err == nil || !strings.Contains(err.Error(), "reading base image") {
+		t.Errorf("missing base: %v", err)
+	}
+}
