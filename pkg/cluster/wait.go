@@ -1,0 +1,230 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+)
+
+var (
+	// ErrJobFailed is returned when the migration Job reached its Failed condition.
+	ErrJobFailed = errors.New("migration job failed")
+	// ErrJobMissing is returned when the Job did not exist within the missing timeout.
+	ErrJobMissing = errors.New("migration job not found")
+	// ErrForbidden is returned when RBAC denies reading Jobs.
+	ErrForbidden = errors.New("forbidden")
+	// ErrTimeout is returned when the overall timeout passed first.
+	ErrTimeout = errors.New("timed out")
+)
+
+// JobRule is the Role rule the waiter needs.
+const JobRule = `{apiGroups: ["batch"], resources: ["jobs"], verbs: ["get", "list", "watch"]}`
+
+// JobResult is how a Job ended.
+type JobResult struct {
+	Namespace string        `json:"namespace"`
+	Name      string        `json:"name"`
+	Succeeded bool          `json:"succeeded"`
+	Reason    string        `json:"reason,omitempty"`
+	Message   string        `json:"message,omitempty"`
+	Pod       string        `json:"pod,omitempty"`
+	Logs      string        `json:"logs,omitempty"`
+	LogError  string        `json:"logError,omitempty"`
+	Waited    time.Duration `json:"waited"`
+}
+
+type waitOptions struct {
+	timeout, missingTimeout time.Duration
+	logLines                int64
+}
+
+// WaitOption configures WaitForJob.
+type WaitOption func(*waitOptions)
+
+// WithTimeout bounds the whole wait (default 0: no limit besides the context).
+func WithTimeout(d time.Duration) WaitOption { return func(o *waitOptions) { o.timeout = d } }
+
+// WithMissingTimeout bounds how long a missing Job is waited for (default 5m).
+func WithMissingTimeout(d time.Duration) WaitOption {
+	return func(o *waitOptions) { o.missingTimeout = d }
+}
+
+// WithLogLines sets how many lines of the failed pod's log are returned (default 20).
+func WithLogLines(n int64) WaitOption { return func(o *waitOptions) { o.logLines = n } }
+
+// WaitForJob watches Job ns/name until it is Complete (nil error) or Failed
+// (ErrJobFailed, with the reason and the failed pod's log tail when RBAC allows). The
+// watch is list+watch from a resourceVersion and is re-established when it drops.
+func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string, opts ...WaitOption) (JobResult, error) {
+	o := waitOptions{missingTimeout: 5 * time.Minute, logLines: 20}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	start := time.Now()
+	res := JobResult{Namespace: ns, Name: name}
+	jobs := kube.BatchV1().Jobs(ns)
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	if _, err := jobs.List(ctx, metav1.ListOptions{FieldSelector: sel, Limit: 1}); err != nil {
+		return res, describeAPIError(err, ns, fmt.Sprintf("listing job %s/%s", ns, name))
+	}
+	if o.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	m := newMissingTimer(o.missingTimeout, func() { cancel(ErrJobMissing) })
+	defer m.stop()
+
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, lo metav1.ListOptions) (runtime.Object, error) {
+			lo.FieldSelector = sel
+			return jobs.List(ctx, lo)
+		},
+		WatchFuncWithContext: func(ctx context.Context, lo metav1.ListOptions) (watch.Interface, error) {
+			lo.FieldSelector = sel
+			return jobs.Watch(ctx, lo)
+		},
+	}
+	var final *batchv1.Job
+	_, err := watchtools.UntilWithSync(ctx, lw, &batchv1.Job{}, func(store cache.Store) (bool, error) {
+		if len(store.List()) == 0 {
+			m.arm()
+		}
+		return false, nil
+	}, func(ev watch.Event) (bool, error) {
+		job, ok := ev.Object.(*batchv1.Job)
+		if !ok {
+			return false, nil
+		}
+		if ev.Type == watch.Deleted {
+			m.arm()
+			return false, nil
+		}
+		m.disarm()
+		if done, _ := Finished(job); done {
+			final = job
+			return true, nil
+		}
+		return false, nil
+	})
+	res.Waited = time.Since(start)
+	if err != nil {
+		switch cause := context.Cause(ctx); {
+		case errors.Is(cause, ErrJobMissing):
+			return res, fmt.Errorf("job %s/%s %w after %s: it was never created, or ttlSecondsAfterFinished already deleted it (a pod started long after the release, e.g. on scale-up, waits for a Job that is gone; re-run the release or raise the TTL)",
+				ns, name, ErrJobMissing, o.missingTimeout)
+		case errors.Is(cause, context.DeadlineExceeded):
+			return res, fmt.Errorf("waiting for job %s/%s: %w after %s", ns, name, ErrTimeout, res.Waited.Round(time.Second))
+		}
+		return res, fmt.Errorf("waiting for job %s/%s: %w", ns, name, err)
+	}
+	ok, cond := Finished(final)
+	if ok && cond == nil {
+		res.Succeeded = true
+		return res, nil
+	}
+	res.Reason, res.Message = cond.Reason, cond.Message
+	res.Pod, res.Logs, res.LogError = failedPodLogs(context.WithoutCancel(ctx), kube, ns, name, o.logLines)
+	return res, fmt.Errorf("job %s/%s: %w: %s: %s", ns, name, ErrJobFailed, res.Reason, res.Message)
+}
+
+// Finished reports whether job is done; cond is its failure condition, nil on success.
+func Finished(job *batchv1.Job) (bool, *batchv1.JobCondition) {
+	for i := range job.Status.Conditions {
+		c := &job.Status.Conditions[i]
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			return true, nil
+		case batchv1.JobFailed, batchv1.JobFailureTarget:
+			return true, c
+		}
+	}
+	return false, nil
+}
+
+// failedPodLogs returns the tail of the log of the Job's failed pod. RBAC may forbid
+// it; that is reported, not fatal.
+func failedPodLogs(ctx context.Context, kube kubernetes.Interface, ns, job string, lines int64) (pod, logs, logErr string) {
+	pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
+	if err != nil {
+		return "", "", fmt.Sprintf("cannot list the job's pods (%v); grant get/list on pods and get on pods/log to see the log tail", shortErr(err))
+	}
+	var p *corev1.Pod
+	for i := range pods.Items {
+		if pods.Items[i].Status.Phase == corev1.PodFailed || p == nil {
+			p = &pods.Items[i]
+		}
+	}
+	if p == nil {
+		return "", "", "the job has no pods left"
+	}
+	b, err := kube.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{TailLines: &lines}).DoRaw(ctx)
+	if err != nil {
+		return p.Name, "", fmt.Sprintf("cannot read the log of pod %s (%v)", p.Name, shortErr(err))
+	}
+	return p.Name, string(b), ""
+}
+
+func shortErr(err error) string {
+	if s := apierrors.ReasonForError(err); s != "" {
+		return string(s)
+	}
+	return err.Error()
+}
+
+// describeAPIError names the RBAC rule needed when the API server says Forbidden.
+func describeAPIError(err error, ns, doing string) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("%s: %w: the ServiceAccount needs a Role in namespace %s with rule %s bound to it (%v)", doing, ErrForbidden, ns, JobRule, err)
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// missingTimer fires once the Job has been absent for d without interruption.
+type missingTimer struct {
+	mu   sync.Mutex
+	d    time.Duration
+	t    *time.Timer
+	fire func()
+}
+
+func newMissingTimer(d time.Duration, fire func()) *missingTimer {
+	return &missingTimer{d: d, fire: fire}
+}
+
+func (m *missingTimer) arm() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.t == nil {
+		m.t = time.AfterFunc(m.d, m.fire)
+	}
+}
+
+func (m *missingTimer) disarm() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.t != nil {
+		m.t.Stop()
+		m.t = nil
+	}
+}
+
+func (m *missingTimer) stop() { m.disarm() }

@@ -1,0 +1,266 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+
+	"github.com/tandem-ci/tandem/internal/testcluster"
+	"github.com/tandem-ci/tandem/pkg/cluster"
+)
+
+var nsSeq int
+
+// namespace creates a fresh namespace for one test.
+func namespace(t *testing.T, c *testcluster.Cluster) string {
+	t.Helper()
+	nsSeq++
+	ns := fmt.Sprintf("t%d-%d", nsSeq, time.Now().UnixNano()%100000)
+	if _, err := c.Kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+func createJob(t *testing.T, kube kubernetes.Interface, ns, name string) *batchv1.Job {
+	t.Helper()
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "migrate", Image: "m"}}}}},
+	}
+	job, err := kube.BatchV1().Jobs(ns).Create(context.Background(), job, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
+
+// finish sets the Job's terminal conditions as the Job controller does.
+func finish(t *testing.T, kube kubernetes.Interface, ns, name string, ok bool) {
+	t.Helper()
+	ctx := context.Background()
+	job, err := kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.Now()
+	job.Status.StartTime = &now
+	cond := func(typ batchv1.JobConditionType, reason, msg string) batchv1.JobCondition {
+		return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastTransitionTime: now, LastProbeTime: now}
+	}
+	if ok {
+		job.Status.CompletionTime = &now
+		job.Status.Succeeded = 1
+		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobSuccessCriteriaMet, "CompletionsReached", "Reached expected number of succeeded pods"), cond(batchv1.JobComplete, "CompletionsReached", "Reached expected number of succeeded pods")}
+	} else {
+		job.Status.Failed = 1
+		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded", "Job has reached the specified backoff limit"), cond(batchv1.JobFailed, "BackoffLimitExceeded", "Job has reached the specified backoff limit")}
+	}
+	if _, err := kube.BatchV1().Jobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type waitResult struct {
+	res cluster.JobResult
+	err error
+	at  time.Time
+}
+
+func waitAsync(kube kubernetes.Interface, ns, name string, opts ...cluster.WaitOption) <-chan waitResult {
+	ch := make(chan waitResult, 1)
+	go func() {
+		res, err := cluster.WaitForJob(context.Background(), kube, ns, name, opts...)
+		ch <- waitResult{res, err, time.Now()}
+	}()
+	return ch
+}
+
+func TestWaitCompletes(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	createJob(t, c.Kube, ns, "shop-migration-v1")
+	ch := waitAsync(c.Kube, ns, "shop-migration-v1", cluster.WithTimeout(30*time.Second))
+	time.Sleep(200 * time.Millisecond) // let the waiter see a running Job first
+	finish(t, c.Kube, ns, "shop-migration-v1", true)
+	r := <-ch
+	if r.err != nil || !r.res.Succeeded {
+		t.Fatalf("wait = %+v, %v", r.res, r.err)
+	}
+}
+
+func TestWaitFailsFast(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	createJob(t, c.Kube, ns, "shop-migration-v2")
+	ch := waitAsync(c.Kube, ns, "shop-migration-v2", cluster.WithTimeout(30*time.Second))
+	time.Sleep(200 * time.Millisecond)
+	failedAt := time.Now()
+	finish(t, c.Kube, ns, "shop-migration-v2", false)
+	r := <-ch
+	if !errors.Is(r.err, cluster.ErrJobFailed) || r.res.Reason != "BackoffLimitExceeded" || !strings.Contains(r.err.Error(), "backoff limit") {
+		t.Fatalf("wait = %+v, %v", r.res, r.err)
+	}
+	// No pods exist (no controllers here): the waiter says so instead of failing.
+	if r.res.LogError == "" {
+		t.Errorf("log tail status not reported: %+v", r.res)
+	}
+	t.Logf("reaction from Failed condition to return: %s", r.at.Sub(failedAt).Round(time.Millisecond))
+}
+
+func TestWaitJobCreatedLater(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	ch := waitAsync(c.Kube, ns, "late", cluster.WithTimeout(30*time.Second), cluster.WithMissingTimeout(20*time.Second))
+	time.Sleep(500 * time.Millisecond)
+	createJob(t, c.Kube, ns, "late")
+	finish(t, c.Kube, ns, "late", true)
+	if r := <-ch; r.err != nil || !r.res.Succeeded {
+		t.Fatalf("wait = %+v, %v", r.res, r.err)
+	}
+}
+
+func TestWaitJobMissing(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	r := <-waitAsync(c.Kube, ns, "never", cluster.WithMissingTimeout(time.Second), cluster.WithTimeout(30*time.Second))
+	if !errors.Is(r.err, cluster.ErrJobMissing) || !strings.Contains(r.err.Error(), "ttlSecondsAfterFinished") {
+		t.Fatalf("wait = %v, want ErrJobMissing naming the TTL", r.err)
+	}
+}
+
+func TestWaitTimeout(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	createJob(t, c.Kube, ns, "slow")
+	r := <-waitAsync(c.Kube, ns, "slow", cluster.WithTimeout(time.Second))
+	if !errors.Is(r.err, cluster.ErrTimeout) {
+		t.Fatalf("wait = %v, want ErrTimeout", r.err)
+	}
+}
+
+// serviceAccountClient returns a client authenticated as ns/sa through a real token
+// from the TokenRequest API, optionally bound to a Role with rules.
+func serviceAccountClient(t *testing.T, c *testcluster.Cluster, ns, sa string, rules []rbacv1.PolicyRule) kubernetes.Interface {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.Kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if rules != nil {
+		if _, err := c.Kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: sa}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: sa}, Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}},
+			RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: sa}}
+		if _, err := c.Kube.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := c.Kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.AnonymousClientConfig(c.Config)
+	cfg.BearerToken = tok.Status.Token
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kube
+}
+
+func TestWaitForbidden(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	kube := serviceAccountClient(t, c, ns, "no-role", nil)
+	_, err := cluster.WaitForJob(context.Background(), kube, ns, "x", cluster.WithTimeout(10*time.Second))
+	if !errors.Is(err, cluster.ErrForbidden) || !strings.Contains(err.Error(), cluster.JobRule) {
+		t.Fatalf("wait as an unbound ServiceAccount = %v, want ErrForbidden naming %s", err, cluster.JobRule)
+	}
+}
+
+func TestWaitWithMinimalRole(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	kube := serviceAccountClient(t, c, ns, "waiter", []rbacv1.PolicyRule{{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch"}}})
+	createJob(t, c.Kube, ns, "m")
+	ch := waitAsync(kube, ns, "m", cluster.WithTimeout(30*time.Second))
+	time.Sleep(200 * time.Millisecond)
+	finish(t, c.Kube, ns, "m", false)
+	r := <-ch
+	if !errors.Is(r.err, cluster.ErrJobFailed) || !strings.Contains(r.res.LogError, "cannot list the job's pods (Forbidden)") {
+		t.Fatalf("wait with jobs-only RBAC = %+v, %v; want failure with a degraded log tail", r.res, r.err)
+	}
+}
+
+// dropper lets a test cut every open watch connection, as an API server restart or a
+// load balancer timeout would.
+type dropper struct {
+	mu      sync.Mutex
+	bodies  []io.Closer
+	dropped int
+}
+
+func (d *dropper) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(r)
+		if err == nil && r.URL.Query().Get("watch") == "true" {
+			d.mu.Lock()
+			d.bodies = append(d.bodies, resp.Body)
+			d.mu.Unlock()
+		}
+		return resp, err
+	})
+}
+
+func (d *dropper) drop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, b := range d.bodies {
+		b.Close()
+		d.dropped++
+	}
+	d.bodies = nil
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestWaitSurvivesDroppedWatch(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	d := &dropper{}
+	cfg := rest.CopyConfig(c.Config)
+	cfg.WrapTransport = d.wrap
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createJob(t, c.Kube, ns, "m")
+	ch := waitAsync(kube, ns, "m", cluster.WithTimeout(60*time.Second))
+	time.Sleep(500 * time.Millisecond)
+	d.drop()
+	finish(t, c.Kube, ns, "m", true) // happens while the watch is down
+	r := <-ch
+	if r.err != nil || !r.res.Succeeded || d.dropped == 0 {
+		t.Fatalf("wait after dropped watch = %+v, %v (dropped %d)", r.res, r.err, d.dropped)
+	}
+}
