@@ -173,7 +173,13 @@ func serviceAccountClient(t *testing.T, c *testcluster.Cluster, ns, sa string, r
 			t.Fatal(err)
 		}
 	}
-	tok, err := c.Kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	return saClient(t, c, ns, sa)
+}
+
+// saClient authenticates as an existing ServiceAccount through the TokenRequest API.
+func saClient(t *testing.T, c *testcluster.Cluster, ns, sa string) kubernetes.Interface {
+	t.Helper()
+	tok, err := c.Kube.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

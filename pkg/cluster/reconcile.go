@@ -1,0 +1,167 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/client-go/util/retry"
+)
+
+// RequestedAtAnnotation is the annotation `flux reconcile` sets.
+const RequestedAtAnnotation = "reconcile.fluxcd.io/requestedAt"
+
+// The Flux kinds tandem reconciles.
+var (
+	OCIRepository = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "ocirepositories"}
+	Kustomization = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
+)
+
+var (
+	// ErrNotFound is returned when the Flux object does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrNotReady is returned when Flux handled the request and reported Ready=False.
+	ErrNotReady = errors.New("not ready")
+)
+
+// Target is one Flux object to reconcile.
+type Target struct {
+	Resource  schema.GroupVersionResource
+	Namespace string
+	Name      string
+}
+
+func (t Target) String() string {
+	return fmt.Sprintf("%s %s/%s", t.Resource.Resource, t.Namespace, t.Name)
+}
+
+// Reconciled is the outcome for one Target.
+type Reconciled struct {
+	Object      string        `json:"object"`
+	RequestedAt string        `json:"requestedAt"`
+	Revision    string        `json:"revision,omitempty"`
+	Message     string        `json:"message,omitempty"`
+	Duration    time.Duration `json:"duration"`
+}
+
+// Reconcile asks Flux to reconcile each target in order, the way `flux reconcile` does:
+// it sets reconcile.fluxcd.io/requestedAt (retrying on conflicts) and waits until
+// status.lastHandledReconcileAt matches and Ready is True. Ready=False after the request
+// was handled fails with the controller's message.
+func Reconcile(ctx context.Context, dyn dynamic.Interface, timeout time.Duration, targets ...Target) ([]Reconciled, error) {
+	var out []Reconciled
+	for _, t := range targets {
+		r, err := reconcileOne(ctx, dyn, timeout, t)
+		out = append(out, r)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Duration, t Target) (Reconciled, error) {
+	start := time.Now()
+	res := Reconciled{Object: t.String(), RequestedAt: time.Now().Format(time.RFC3339Nano)}
+	client := dyn.Resource(t.Resource).Namespace(t.Namespace)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		obj, err := client.Get(ctx, t.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		ann := obj.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[RequestedAtAnnotation] = res.RequestedAt
+		obj.SetAnnotations(ann)
+		_, err = client.Update(ctx, obj, metav1.UpdateOptions{FieldManager: "tandem"})
+		return err
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		return res, fmt.Errorf("requesting reconcile of %s: %w: create it (flux create source oci / flux create kustomization) or pass the right name", t, ErrNotFound)
+	case apierrors.IsForbidden(err):
+		return res, fmt.Errorf("requesting reconcile of %s: %w: grant get and patch/update on %s (%v)", t, ErrForbidden, t.Resource.GroupResource(), err)
+	case err != nil:
+		return res, fmt.Errorf("requesting reconcile of %s: %w", t, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sel := fields.OneTermEqualSelector("metadata.name", t.Name).String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = sel
+			return client.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return client.Watch(ctx, o)
+		},
+	}
+	var ready, handled bool
+	_, err = watchtools.UntilWithSync(wctx, lw, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
+		obj, ok := ev.Object.(*unstructured.Unstructured)
+		if !ok || ev.Type == watch.Deleted {
+			return false, nil
+		}
+		last, _, _ := unstructured.NestedString(obj.Object, "status", "lastHandledReconcileAt")
+		if last != res.RequestedAt {
+			return false, nil
+		}
+		handled = true
+		status, msg := readyCondition(obj)
+		res.Message = msg
+		res.Revision = revision(obj)
+		switch status {
+		case "True":
+			ready = true
+			return true, nil
+		case "False":
+			return true, nil
+		}
+		return false, nil
+	})
+	res.Duration = time.Since(start)
+	switch {
+	case err != nil && !handled:
+		return res, fmt.Errorf("waiting for %s to handle the reconcile request: %w after %s: is the Flux controller running?", t, ErrTimeout, timeout)
+	case err != nil:
+		return res, fmt.Errorf("waiting for %s to become ready: %w after %s (last message: %s)", t, ErrTimeout, timeout, res.Message)
+	case !ready:
+		return res, fmt.Errorf("%s: %w: %s", t, ErrNotReady, res.Message)
+	}
+	return res, nil
+}
+
+func readyCondition(obj *unstructured.Unstructured) (status, message string) {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if ok && m["type"] == "Ready" {
+			s, _ := m["status"].(string)
+			msg, _ := m["message"].(string)
+			return s, msg
+		}
+	}
+	return "", ""
+}
+
+func revision(obj *unstructured.Unstructured) string {
+	if r, ok, _ := unstructured.NestedString(obj.Object, "status", "artifact", "revision"); ok {
+		return r
+	}
+	r, _, _ := unstructured.NestedString(obj.Object, "status", "lastAppliedRevision")
+	return r
+}
