@@ -37,6 +37,10 @@ type releaseFlags struct {
 	ignore, extraTags                  []string
 	// release
 	dryRun, pushSuperseded bool
+	// cluster steps
+	cluster                       clusterFlags
+	reconcile, watch              bool
+	fluxSource, fluxKustomization string
 }
 
 func (f *releaseFlags) bindImages(fs *pflag.FlagSet) {
@@ -199,13 +203,50 @@ func newReleaseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runRelease(cmd, f, &release.Release{Images: imgs, Committer: c, Artifacts: a, ManifestsPath: f.path, PushSuperseded: f.pushSuperseded})
+			r := &release.Release{Images: imgs, Committer: c, Artifacts: a, ManifestsPath: f.path, PushSuperseded: f.pushSuperseded}
+			if err := f.clusterSteps(r); err != nil {
+				return err
+			}
+			return runRelease(cmd, f, r)
 		},
 	}
 	f.bindAll(cmd)
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the plan, change nothing")
 	cmd.Flags().BoolVar(&f.pushSuperseded, "push-superseded", false, "push the artifact even when a newer tag is already on the branch")
+	cmd.Flags().BoolVar(&f.reconcile, "reconcile", false, "then ask Flux to reconcile (see tandem reconcile)")
+	cmd.Flags().BoolVar(&f.watch, "watch", false, "then follow the migration Job and the rollout (see tandem watch)")
+	cmd.Flags().StringVar(&f.fluxSource, "flux-source", "", "OCIRepository to reconcile (default: --app)")
+	cmd.Flags().StringVar(&f.fluxKustomization, "flux-kustomization", "", "Kustomization to reconcile (default: the OCIRepository's name; \"-\" to skip)")
+	f.cluster.bind(cmd.Flags())
 	return cmd
+}
+
+// clusterSteps adds the reconcile and watch steps when asked for.
+func (f *releaseFlags) clusterSteps(r *release.Release) error {
+	if !f.reconcile && !f.watch {
+		return nil
+	}
+	kube, dyn, ns, err := f.cluster.clients()
+	if err != nil {
+		return err
+	}
+	if f.reconcile {
+		src := f.fluxSource
+		if src == "" {
+			src = f.app
+		}
+		if src == "" {
+			return errors.New("--reconcile: name the OCIRepository with --flux-source or --app")
+		}
+		r.Reconciler = &release.FluxReconciler{Dynamic: dyn, Targets: reconcileTargets(ns, src, f.fluxKustomization), Timeout: f.cluster.timeout}
+	}
+	if f.watch {
+		if f.app == "" {
+			return errors.New("--watch: --app is required")
+		}
+		r.Watcher = &release.RolloutWatcher{Kube: kube, Namespace: ns, App: f.app, Timeout: f.cluster.timeout}
+	}
+	return nil
 }
 
 func (f *releaseFlags) bindAll(cmd *cobra.Command) {

@@ -18,7 +18,9 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
 	root.AddCommand(newInitCmd(), newRenderCmd(), newLintCmd(), newBumpCmd(), newTagCmd(),
-		newReleaseCmd(), newImagesCmd(), newCommitCmd(), newPushArtifactCmd())
+		newReleaseCmd(), newImagesCmd(), newCommitCmd(), newPushArtifactCmd(),
+		newReconcileCmd(), newWatchCmd())
+	root.AddCommand(newWaitCmds()...)
 	return root
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -101,6 +102,7 @@ func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string,
 		},
 	}
 	var final *batchv1.Job
+	var seen atomic.Bool
 	_, err := watchtools.UntilWithSync(ctx, lw, &batchv1.Job{}, func(store cache.Store) (bool, error) {
 		if len(store.List()) == 0 {
 			m.arm()
@@ -116,6 +118,7 @@ func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string,
 			return false, nil
 		}
 		m.disarm()
+		seen.Store(true)
 		if done, _ := Finished(job); done {
 			final = job
 			return true, nil
@@ -125,9 +128,9 @@ func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string,
 	res.Waited = time.Since(start)
 	if err != nil {
 		switch cause := context.Cause(ctx); {
-		case errors.Is(cause, ErrJobMissing):
+		case errors.Is(cause, ErrJobMissing), errors.Is(cause, context.DeadlineExceeded) && !seen.Load():
 			return res, fmt.Errorf("job %s/%s %w after %s: it was never created, or ttlSecondsAfterFinished already deleted it (a pod started long after the release, e.g. on scale-up, waits for a Job that is gone; re-run the release or raise the TTL)",
-				ns, name, ErrJobMissing, o.missingTimeout)
+				ns, name, ErrJobMissing, res.Waited.Round(time.Millisecond))
 		case errors.Is(cause, context.DeadlineExceeded):
 			return res, fmt.Errorf("waiting for job %s/%s: %w after %s", ns, name, ErrTimeout, res.Waited.Round(time.Second))
 		}

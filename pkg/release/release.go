@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
+	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
 )
@@ -27,6 +29,16 @@ type ArtifactPusher interface {
 	PushArtifact(ctx context.Context, dir, tag, revision string) (artifact.Result, error)
 }
 
+// Reconciler asks Flux to pick the new artifact up.
+type Reconciler interface {
+	Reconcile(ctx context.Context) ([]cluster.Reconciled, error)
+}
+
+// Watcher follows the release in the cluster.
+type Watcher interface {
+	Watch(ctx context.Context, tag string) (cluster.Rollout, error)
+}
+
 // Step is one step's outcome.
 type Step struct {
 	Name     string        `json:"name"`
@@ -37,14 +49,16 @@ type Step struct {
 
 // Result is everything a release did.
 type Result struct {
-	Tag        string           `json:"tag"`
-	DryRun     bool             `json:"dryRun,omitempty"`
-	Superseded bool             `json:"superseded,omitempty"`
-	Images     *image.Result    `json:"images,omitempty"`
-	Commit     *gitops.Result   `json:"commit,omitempty"`
-	Artifact   *artifact.Result `json:"artifact,omitempty"`
-	Steps      []Step           `json:"steps"`
-	Duration   time.Duration    `json:"duration"`
+	Tag        string               `json:"tag"`
+	DryRun     bool                 `json:"dryRun,omitempty"`
+	Superseded bool                 `json:"superseded,omitempty"`
+	Images     *image.Result        `json:"images,omitempty"`
+	Commit     *gitops.Result       `json:"commit,omitempty"`
+	Artifact   *artifact.Result     `json:"artifact,omitempty"`
+	Reconciled []cluster.Reconciled `json:"reconciled,omitempty"`
+	Rollout    *cluster.Rollout     `json:"rollout,omitempty"`
+	Steps      []Step               `json:"steps"`
+	Duration   time.Duration        `json:"duration"`
 }
 
 // Release wires the steps. A nil step is skipped.
@@ -52,6 +66,8 @@ type Release struct {
 	Images         ImagePublisher
 	Committer      Committer
 	Artifacts      ArtifactPusher
+	Reconciler     Reconciler
+	Watcher        Watcher
 	ManifestsPath  string          // folder inside the repository; default k8s
 	PushSuperseded bool            // push the artifact even when a newer tag is on the branch
 	Progress       func(step Step) // called after each step
@@ -70,7 +86,7 @@ func (r *Release) Run(ctx context.Context, tag string, dryRun bool) (Result, err
 		for _, s := range []struct {
 			name string
 			step any
-		}{{"images", r.Images}, {"commit", r.Committer}, {"artifact", r.Artifacts}} {
+		}{{"images", r.Images}, {"commit", r.Committer}, {"artifact", r.Artifacts}, {"reconcile", r.Reconciler}, {"watch", r.Watcher}} {
 			if d, ok := s.step.(describer); ok {
 				res.Steps = append(res.Steps, Step{Name: s.name, Status: "planned", Detail: d.Describe(tag)})
 			}
@@ -135,6 +151,30 @@ func (r *Release) Run(ctx context.Context, tag string, dryRun bool) (Result, err
 			status = "unchanged"
 		}
 		record(Step{Name: "artifact", Status: status, Detail: a.Digest, Duration: time.Since(t)})
+	}
+	if r.Reconciler != nil {
+		t := time.Now()
+		rec, err := r.Reconciler.Reconcile(ctx)
+		res.Reconciled = rec
+		if err != nil {
+			record(Step{Name: "reconcile", Status: "failed", Duration: time.Since(t)})
+			return res, err
+		}
+		var objs []string
+		for _, o := range rec {
+			objs = append(objs, o.Object+" at "+o.Revision)
+		}
+		record(Step{Name: "reconcile", Status: "done", Detail: strings.Join(objs, ", "), Duration: time.Since(t)})
+	}
+	if r.Watcher != nil {
+		t := time.Now()
+		ro, err := r.Watcher.Watch(ctx, tag)
+		res.Rollout = &ro
+		if err != nil {
+			record(Step{Name: "watch", Status: "failed", Detail: ro.Job.Reason, Duration: time.Since(t)})
+			return res, err
+		}
+		record(Step{Name: "watch", Status: "done", Detail: fmt.Sprintf("%s complete, %s %d/%d available", ro.Job.Name, ro.Deployment, ro.Available, ro.Replicas), Duration: time.Since(t)})
 	}
 	res.Duration = time.Since(start)
 	return res, nil

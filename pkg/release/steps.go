@@ -3,8 +3,14 @@ package release
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
+	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
 )
@@ -74,4 +80,47 @@ func (f *FluxArtifacts) PushArtifact(ctx context.Context, dir, tag, revision str
 // Describe says what PushArtifact would do.
 func (f *FluxArtifacts) Describe(tag string) string {
 	return "push the manifests folder to " + artifact.URL(f.Repository, tag)
+}
+
+// FluxReconciler requests a Flux reconcile of its targets and waits for Ready.
+type FluxReconciler struct {
+	Dynamic dynamic.Interface
+	Targets []cluster.Target
+	Timeout time.Duration
+}
+
+var _ Reconciler = (*FluxReconciler)(nil)
+
+// Reconcile implements Reconciler.
+func (f *FluxReconciler) Reconcile(ctx context.Context) ([]cluster.Reconciled, error) {
+	return cluster.Reconcile(ctx, f.Dynamic, f.Timeout, f.Targets...)
+}
+
+// Describe says what Reconcile would do.
+func (f *FluxReconciler) Describe(string) string {
+	var names []string
+	for _, t := range f.Targets {
+		names = append(names, t.String())
+	}
+	return "request reconcile of " + strings.Join(names, " then ") + " and wait for Ready"
+}
+
+// RolloutWatcher follows the migration Job and the Deployment of App in Namespace.
+type RolloutWatcher struct {
+	Kube      kubernetes.Interface
+	Namespace string
+	App       string
+	Timeout   time.Duration
+}
+
+var _ Watcher = (*RolloutWatcher)(nil)
+
+// Watch implements Watcher.
+func (w *RolloutWatcher) Watch(ctx context.Context, tag string) (cluster.Rollout, error) {
+	return cluster.WatchRelease(ctx, w.Kube, w.Namespace, w.App, tag, w.Timeout)
+}
+
+// Describe says what Watch would do.
+func (w *RolloutWatcher) Describe(tag string) string {
+	return fmt.Sprintf("wait for job %s/%s-migration-%s, then deployment %s to roll out", w.Namespace, w.App, tag, w.App)
 }
