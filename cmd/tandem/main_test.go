@@ -55,6 +55,20 @@ func TestManifestCommands(t *testing.T) {
 	}
 }
 
+func TestInitWithTandemWaiter(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "k8s")
+	if _, err := run(t, "init", dir, "--app", "shop", "--image", "r.example.com/shop", "--migration-command", "m", "--waiter", "tandem"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "render", dir)
+	if err != nil || !strings.Contains(out, "image: ghcr.io/tandem-ci/tandem:") || !strings.Contains(out, "pods/log") {
+		t.Errorf("render = %v\n%s", err, out)
+	}
+	if out, err := run(t, "lint", dir); err != nil {
+		t.Errorf("lint of the tandem waiter = %v\n%s", err, out)
+	}
+}
+
 func TestLintExitsNonZeroOnErrors(t *testing.T) {
 	out, err := run(t, "lint", "../../pkg/lint/testdata/TND003-backoff-limit")
 	var exit *exitError

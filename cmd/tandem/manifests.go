@@ -18,6 +18,7 @@ func newInitCmd() *cobra.Command {
 	var spec manifest.Spec
 	var command string
 	var force bool
+	var waiter string
 	cmd := &cobra.Command{
 		Use:   "init [DIR]",
 		Short: "Write the pattern's k8s/ folder for one service (default DIR: k8s)",
@@ -28,6 +29,16 @@ func newInitCmd() *cobra.Command {
 				dir = args[0]
 			}
 			spec.MigrationCommand = strings.Fields(command)
+			switch waiter {
+			case "k8s-wait-for":
+			case "tandem":
+				if !cmd.Flags().Changed("waiter-image") {
+					spec.WaiterImage = manifest.TandemWaiterImage
+				}
+				spec.WaiterLogs = true
+			default:
+				return fmt.Errorf("--waiter %q: use k8s-wait-for or tandem", waiter)
+			}
 			var opts []manifest.RenderOption
 			if force {
 				opts = append(opts, manifest.WithForce())
@@ -53,7 +64,8 @@ func newInitCmd() *cobra.Command {
 	f.StringVar(&spec.Secret, "secret", "", "Secret with DATABASE_URL etc. for service AND migration (default <app>-secrets)")
 	f.Int32Var(&spec.Replicas, "replicas", manifest.DefaultReplicas, "Deployment replicas")
 	f.Int32Var(&spec.Port, "port", manifest.DefaultPort, "container port of the service")
-	f.StringVar(&spec.WaiterImage, "waiter-image", manifest.DefaultWaiterImage, "init container image that waits for the migration Job")
+	f.StringVar(&waiter, "waiter", "k8s-wait-for", "init container that waits for the migration Job: k8s-wait-for, or tandem (fails fast and prints the failed migration's log; build it with tandem waiter-image)")
+	f.StringVar(&spec.WaiterImage, "waiter-image", manifest.DefaultWaiterImage, "waiter image (overrides --waiter's default image)")
 	f.StringVar(&spec.WaiterMode, "waiter-mode", manifest.DefaultWaiterMode, "waiter mode: job-wr or job")
 	f.BoolVar(&spec.WaiterLogs, "waiter-logs", false, "also grant get pods and pods/log so tandem wait can print the failed migration's log")
 	f.StringVar(&spec.Tag, "tag", manifest.DefaultTag, "initial IMAGE_TAG")

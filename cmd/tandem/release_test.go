@@ -67,3 +67,20 @@ func TestReleaseCommand(t *testing.T) {
 		t.Errorf("push-artifact of a missing folder: %v", err)
 	}
 }
+
+// TestWaiterImage builds tandem itself into the waiter image and pushes it.
+func TestWaiterImage(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	out, err := run(t, "waiter-image", "--source", "../..", "--image", reg.Host+"/tandem", "--tag", "v0.1.0", "-o", "json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var res struct {
+		Ref            string
+		CompressedSize int64
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Ref != reg.Host+"/tandem:v0.1.0" || res.CompressedSize == 0 {
+		t.Fatalf("waiter-image = %s (%v)", out, err)
+	}
+	t.Logf("waiter image: %.1f MB compressed", float64(res.CompressedSize)/1e6)
+}

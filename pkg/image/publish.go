@@ -59,13 +59,7 @@ func WithInsecure() PublishOption { return func(o *publishOptions) { o.insecure 
 // layers are mounted from (or found in) the service repository instead of uploaded again.
 func Publish(ctx context.Context, b Built, serviceRepo, migrationRepo, tag string, opts ...PublishOption) (Result, error) {
 	start := time.Now()
-	o := publishOptions{transport: remote.DefaultTransport}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.keychain == nil {
-		o.keychain = Keychain(Credentials{}, nil)
-	}
+	o := newPublishOptions(opts)
 	var nameOpts []name.Option
 	if o.insecure {
 		nameOpts = append(nameOpts, name.Insecure)
@@ -100,6 +94,31 @@ func Publish(ctx context.Context, b Built, serviceRepo, migrationRepo, tag strin
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// Push publishes one image as ref (repository:tag).
+func Push(ctx context.Context, img v1.Image, ref string, opts ...PublishOption) (Pushed, error) {
+	o := newPublishOptions(opts)
+	var nameOpts []name.Option
+	if o.insecure {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	t, err := name.NewTag(ref, nameOpts...)
+	if err != nil {
+		return Pushed{}, fmt.Errorf("parsing image reference %s: %w", ref, err)
+	}
+	return push(ctx, img, t, o)
+}
+
+func newPublishOptions(opts []PublishOption) publishOptions {
+	o := publishOptions{transport: remote.DefaultTransport}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.keychain == nil {
+		o.keychain = Keychain(Credentials{}, nil)
+	}
+	return o
 }
 
 func push(ctx context.Context, img v1.Image, ref name.Tag, o publishOptions) (Pushed, error) {

@@ -14,6 +14,9 @@ import (
 // Defaults for Spec fields left empty.
 const (
 	DefaultWaiterImage = "groundnuty/k8s-wait-for:v2.0"
+	// TandemWaiterImage is tandem's own waiter (`tandem waiter-image` builds it): it
+	// takes the same arguments, fails fast when the Job fails and prints its log tail.
+	TandemWaiterImage = "ghcr.io/tandem-ci/tandem:v0.1.0"
 	DefaultWaiterMode  = "job-wr"
 	DefaultTag         = "v0.1.0"
 	DefaultReplicas    = 2
