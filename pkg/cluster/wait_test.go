@@ -27,7 +27,7 @@ import (
 var nsSeq int
 
 // namespace creates a fresh namespace for one test.
-func namespace(t *testing.T, c *testcluster.Cluster) string {
+func namespace(t testing.TB, c *testcluster.Cluster) string {
 	t.Helper()
 	nsSeq++
 	ns := fmt.Sprintf("t%d-%d", nsSeq, time.Now().UnixNano()%100000)
@@ -37,7 +37,7 @@ func namespace(t *testing.T, c *testcluster.Cluster) string {
 	return ns
 }
 
-func createJob(t *testing.T, kube kubernetes.Interface, ns, name string) *batchv1.Job {
+func createJob(t testing.TB, kube kubernetes.Interface, ns, name string) *batchv1.Job {
 	t.Helper()
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -52,7 +52,7 @@ func createJob(t *testing.T, kube kubernetes.Interface, ns, name string) *batchv
 }
 
 // finish sets the Job's terminal conditions as the Job controller does.
-func finish(t *testing.T, kube kubernetes.Interface, ns, name string, ok bool) {
+func finish(t testing.TB, kube kubernetes.Interface, ns, name string, ok bool) {
 	t.Helper()
 	ctx := context.Background()
 	job, err := kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
