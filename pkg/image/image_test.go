@@ -210,3 +210,17 @@ func TestBuildOnBase(t *testing.T) {
 		t.Errorf("missing base: %v", err)
 	}
 }
+
+func TestRepositories(t *testing.T) {
+	svc, mig, err := image.Repositories("registry.gitlab.com/acme/", "shop", "", "")
+	if err != nil || svc != "registry.gitlab.com/acme/shop" || mig != "registry.gitlab.com/acme/shop-migration" {
+		t.Errorf("Repositories = %q %q %v", svc, mig, err)
+	}
+	svc, mig, err = image.Repositories("localhost:5000", "shop", "api", "db-migrate")
+	if err != nil || svc != "localhost:5000/api" || mig != "localhost:5000/db-migrate" {
+		t.Errorf("named Repositories = %q %q %v", svc, mig, err)
+	}
+	if _, _, err := image.Repositories("localhost:5000", "Shop!", "", ""); err == nil || !strings.Contains(err.Error(), `image repository "localhost:5000/Shop!"`) {
+		t.Errorf("bad app = %v", err)
+	}
+}
