@@ -112,7 +112,7 @@ func newReconcileCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := cluster.Reconcile(cmd.Context(), dyn, f.timeout, reconcileTargets(ns, source, kustomization)...)
+			res, err := cluster.Reconcile(cmd.Context(), dyn, f.timeout, cluster.FluxTargets(ns, source, kustomization)...)
 			if err != nil {
 				return err
 			}
@@ -127,17 +127,6 @@ func newReconcileCmd() *cobra.Command {
 	cmd.Flags().StringVar(&source, "source", env("CI_PROJECT_NAME"), "OCIRepository name ($CI_PROJECT_NAME)")
 	cmd.Flags().StringVar(&kustomization, "kustomization", "", "Kustomization name (default: same as --source; \"-\" to skip)")
 	return cmd
-}
-
-func reconcileTargets(ns, source, kustomization string) []cluster.Target {
-	if kustomization == "" {
-		kustomization = source
-	}
-	targets := []cluster.Target{{Resource: cluster.OCIRepository, Namespace: ns, Name: source}}
-	if kustomization != "-" {
-		targets = append(targets, cluster.Target{Resource: cluster.Kustomization, Namespace: ns, Name: kustomization})
-	}
-	return targets
 }
 
 func newWatchCmd() *cobra.Command {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
+	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -238,7 +239,7 @@ func (f *releaseFlags) clusterSteps(r *release.Release) error {
 		if src == "" {
 			return errors.New("--reconcile: name the OCIRepository with --flux-source or --app")
 		}
-		r.Reconciler = &release.FluxReconciler{Dynamic: dyn, Targets: reconcileTargets(ns, src, f.fluxKustomization), Timeout: f.cluster.timeout}
+		r.Reconciler = &release.FluxReconciler{Dynamic: dyn, Targets: cluster.FluxTargets(ns, src, f.fluxKustomization), Timeout: f.cluster.timeout}
 	}
 	if f.watch {
 		if f.app == "" {

@@ -50,3 +50,21 @@ func podNamespace() string {
 	}
 	return "default"
 }
+
+// ConfigFromBytes is Config for kubeconfig content (e.g. from a CI secret).
+func ConfigFromBytes(kubeconfig []byte, namespace string) (*rest.Config, string, error) {
+	cc, err := clientcmd.NewClientConfigFromBytes(kubeconfig)
+	if err != nil {
+		return nil, "", fmt.Errorf("parsing kubeconfig: %w", err)
+	}
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	if namespace == "" {
+		if namespace, _, err = cc.Namespace(); err != nil || namespace == "" {
+			namespace = "default"
+		}
+	}
+	return cfg, namespace, nil
+}

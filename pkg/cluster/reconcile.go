@@ -165,3 +165,16 @@ func revision(obj *unstructured.Unstructured) string {
 	r, _, _ := unstructured.NestedString(obj.Object, "status", "lastAppliedRevision")
 	return r
 }
+
+// FluxTargets names the OCIRepository source and then the Kustomization (default: the
+// same name; "-" for none) in namespace ns.
+func FluxTargets(ns, source, kustomization string) []Target {
+	if kustomization == "" {
+		kustomization = source
+	}
+	targets := []Target{{Resource: OCIRepository, Namespace: ns, Name: source}}
+	if kustomization != "-" {
+		targets = append(targets, Target{Resource: Kustomization, Namespace: ns, Name: kustomization})
+	}
+	return targets
+}

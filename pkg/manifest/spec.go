@@ -17,11 +17,11 @@ const (
 	// TandemWaiterImage is tandem's own waiter (`tandem waiter-image` builds it): it
 	// takes the same arguments, fails fast when the Job fails and prints its log tail.
 	TandemWaiterImage = "ghcr.io/tandem-ci/tandem:v0.1.0"
-	DefaultWaiterMode  = "job-wr"
-	DefaultTag         = "v0.1.0"
-	DefaultReplicas    = 2
-	DefaultPort        = 8080
-	DefaultTTLSeconds  = 3600
+	DefaultWaiterMode = "job-wr"
+	DefaultTag        = "v0.1.0"
+	DefaultReplicas   = 2
+	DefaultPort       = 8080
+	DefaultTTLSeconds = 3600
 	// InitContainerName is the waiter's container name the replacements select.
 	InitContainerName = "wait-for-migration"
 	// MigrationContainerName is the Job's container name.

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+
+	"dagger/tandem/internal/dagger"
+
+	"github.com/tandem-ci/tandem/pkg/artifact"
+	"github.com/tandem-ci/tandem/pkg/image"
+)
+
+// PushArtifact pushes the manifests folder as a Flux OCI artifact to
+// oci://<repository>:<tag> with Flux's media types and source/revision annotations.
+// Returns the artifact digest.
+func (m *Tandem) PushArtifact(
+	ctx context.Context,
+	// Project source
+	// +defaultPath="/"
+	source *dagger.Directory,
+	// Artifact repository, e.g. registry.gitlab.com/acme/shop/manifests
+	repository string,
+	// The release tag
+	tag string,
+	// Manifests folder, relative to source
+	// +optional
+	// +default="k8s"
+	path string,
+	// Registry user
+	// +optional
+	username string,
+	// Registry password or token
+	// +optional
+	password *dagger.Secret,
+	// Revision annotation, e.g. main@sha1:<commit>
+	// +optional
+	revision string,
+	// Source annotation, e.g. the project URL
+	// +optional
+	sourceUrl string,
+	// Extra tags, e.g. latest
+	// +optional
+	extraTags []string,
+) (string, error) {
+	dir, err := exportDir(ctx, source.Directory(path))
+	if err != nil {
+		return "", err
+	}
+	pw, err := plaintext(ctx, password)
+	if err != nil {
+		return "", err
+	}
+	opts := []artifact.Option{
+		artifact.WithKeychain(image.Keychain(image.Credentials{Username: username, Password: pw}, nil)),
+		artifact.WithRevision(revision), artifact.WithSource(sourceUrl), artifact.WithExtraTags(extraTags...),
+	}
+	res, err := artifact.Push(ctx, artifact.URL(repository, tag), dir, opts...)
+	return res.Digest, err
+}

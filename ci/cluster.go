@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"dagger/tandem/internal/dagger"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/tandem-ci/tandem/pkg/cluster"
+)
+
+// Reconcile asks Flux to reconcile the OCIRepository (then the Kustomization) and waits
+// until Ready, as `flux reconcile` does.
+func (m *Tandem) Reconcile(
+	ctx context.Context,
+	// Kubeconfig with access to the Flux objects
+	kubeconfig *dagger.Secret,
+	// OCIRepository name
+	name string,
+	// Namespace of the Flux objects
+	// +optional
+	// +default="flux-system"
+	namespace string,
+	// Kustomization name (default: name; "-" to skip)
+	// +optional
+	kustomization string,
+	// How long to wait
+	// +optional
+	// +default="5m"
+	timeout string,
+) (string, error) {
+	d, err := time.ParseDuration(timeout)
+	if err != nil {
+		return "", fmt.Errorf("timeout %q: %w", timeout, err)
+	}
+	dyn, ns, err := fluxClient(ctx, kubeconfig, namespace)
+	if err != nil {
+		return "", err
+	}
+	res, err := cluster.Reconcile(ctx, dyn, d, cluster.FluxTargets(ns, name, kustomization)...)
+	var lines []string
+	for _, r := range res {
+		lines = append(lines, fmt.Sprintf("%s ready at %s", r.Object, r.Revision))
+	}
+	return strings.Join(lines, "\n"), err
+}
+
+// fluxClient connects with the kubeconfig held in a secret.
+func fluxClient(ctx context.Context, kubeconfig *dagger.Secret, namespace string) (dynamic.Interface, string, error) {
+	kc, err := kubeconfig.Plaintext(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg, ns, err := cluster.ConfigFromBytes([]byte(kc), namespace)
+	if err != nil {
+		return nil, "", err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	return dyn, ns, err
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"dagger/tandem/internal/dagger"
+
+	"github.com/tandem-ci/tandem/pkg/image"
+)
+
+// Published are both image references, with digests, of one release.
+type Published struct {
+	// The release tag
+	Tag string
+	// Service image, repository:tag@sha256:…
+	Service string
+	// Migration image, repository:tag@sha256:…
+	Migration string
+}
+
+// Publish builds both images and pushes them to <registry>/<app> and
+// <registry>/<app>-migration with the same tag.
+func (m *Tandem) Publish(
+	ctx context.Context,
+	// Project source holding the Dockerfiles
+	// +defaultPath="/"
+	source *dagger.Directory,
+	// Registry and namespace, e.g. registry.gitlab.com/acme
+	registry string,
+	// App name: the service repository (and <app>-migration)
+	app string,
+	// Release tag; default computed from pipelineId or commitSha
+	// +optional
+	tag string,
+	// GitLab CI_PIPELINE_ID, for the tag v1.<id>.0
+	// +optional
+	pipelineId string,
+	// Commit SHA, the tag fallback
+	// +optional
+	commitSha string,
+	// Registry user
+	// +optional
+	username string,
+	// Registry password or token
+	// +optional
+	password *dagger.Secret,
+	// Service repository name (default: app)
+	// +optional
+	serviceRepository string,
+	// Migration repository name (default: <service>-migration)
+	// +optional
+	migrationRepository string,
+) (*Published, error) {
+	t, err := releaseTag(tag, pipelineId, commitSha, "")
+	if err != nil {
+		return nil, err
+	}
+	svcRepo, migRepo, err := image.Repositories(registry, app, serviceRepository, migrationRepository)
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := m.Build(ctx, source, "Dockerfile", "Dockerfile.migration")
+	if err != nil {
+		return nil, err
+	}
+	out := &Published{Tag: t}
+	for _, p := range []struct {
+		c    *dagger.Container
+		repo string
+		ref  *string
+	}{{imgs.Service, svcRepo, &out.Service}, {imgs.Migration, migRepo, &out.Migration}} {
+		c := p.c
+		if password != nil {
+			c = c.WithRegistryAuth(strings.SplitN(p.repo, "/", 2)[0], username, password)
+		}
+		if *p.ref, err = c.Publish(ctx, p.repo+":"+t); err != nil {
+			return nil, fmt.Errorf("publishing %s:%s: %w", p.repo, t, err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,410 @@
+package main
+
+// Contract tests: there is no Dagger engine and no GitLab here, so these tests check
+// that everything the pipelines and the README call exists: every `dagger call FN --ARG`
+// names a function and argument of the module in ci/, every `tandem CMD --FLAG` exists
+// in the cobra tree, every component input is declared and used, dagger.json is right.
+
+import (
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+)
+
+const root = "../.."
+
+// daggerFunctions reads the module's functions and their arguments (kebab-case, as the
+// dagger CLI spells them) from ci/*.go.
+func daggerFunctions(t *testing.T) map[string][]string {
+	t.Helper()
+	fns := map[string][]string{}
+	files, _ := filepath.Glob(filepath.Join(root, "ci", "*.go"))
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "dagger.gen.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range file.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Recv == nil || !fd.Name.IsExported() {
+				continue
+			}
+			star, ok := fd.Recv.List[0].Type.(*ast.StarExpr)
+			if !ok || star.X.(*ast.Ident).Name != "Tandem" {
+				continue
+			}
+			var args []string
+			for _, p := range fd.Type.Params.List {
+				for _, n := range p.Names {
+					if n.Name != "ctx" {
+						args = append(args, kebab(n.Name))
+					}
+				}
+			}
+			fns[kebab(fd.Name.Name)] = args
+		}
+	}
+	return fns
+}
+
+func kebab(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+var (
+	inputRef    = regexp.MustCompile(`\$\[\[\s*inputs\.([a-zA-Z0-9_]+)\s*\]\]`)
+	fence       = regexp.MustCompile("(?s)```[a-z]*\n(.*?)```")
+	separators  = []string{"|", "||", "&&", ";"}
+	valueFlags  = []string{"-m", "--mod"}
+	continuedLn = regexp.MustCompile(`\\\s*\n\s*`)
+)
+
+// commandLines returns the shell lines of a text: continuations joined, component
+// inputs replaced by a placeholder.
+func commandLines(text string) [][]string {
+	text = inputRef.ReplaceAllString(text, "INPUT")
+	text = continuedLn.ReplaceAllString(text, " ")
+	var lines [][]string
+	for _, l := range strings.Split(text, "\n") {
+		var toks []string
+		for _, f := range strings.Fields(l) {
+			toks = append(toks, strings.Trim(f, `"'`))
+		}
+		lines = append(lines, toks)
+	}
+	return lines
+}
+
+// checkDagger reports every dagger call to a missing function or argument.
+func checkDagger(fns map[string][]string, text string) []string {
+	var problems []string
+	for _, toks := range commandLines(text) {
+		for i := 0; i < len(toks); i++ {
+			if toks[i] != "dagger" {
+				continue
+			}
+			j := i + 1
+			for j < len(toks) && toks[j] != "call" && strings.HasPrefix(toks[j], "-") {
+				if slices.Contains(valueFlags, toks[j]) {
+					j++
+				}
+				j++
+			}
+			if j >= len(toks) || toks[j] != "call" {
+				continue
+			}
+			j++
+			for j < len(toks) && strings.HasPrefix(toks[j], "-") {
+				j++
+			}
+			if j >= len(toks) {
+				continue
+			}
+			fn := toks[j]
+			args, ok := fns[fn]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("dagger call %s: no such function in ci/", fn))
+				continue
+			}
+			for j++; j < len(toks) && !slices.Contains(separators, toks[j]); j++ {
+				if !strings.HasPrefix(toks[j], "--") {
+					if toks[j] != "INPUT" && !strings.HasPrefix(toks[j], "$") {
+						break // a chained field or function
+					}
+					continue
+				}
+				name, _, _ := strings.Cut(strings.TrimPrefix(toks[j], "--"), "=")
+				if !slices.Contains(args, name) {
+					problems = append(problems, fmt.Sprintf("dagger call %s --%s: no such argument (has %v)", fn, name, args))
+				}
+			}
+		}
+	}
+	return problems
+}
+
+// checkTandem reports every tandem invocation of a missing command or flag.
+func checkTandem(text string) []string {
+	var problems []string
+	for _, toks := range commandLines(text) {
+		for i := 0; i < len(toks); i++ {
+			if toks[i] != "tandem" && toks[i] != "./cmd/tandem" {
+				continue
+			}
+			if i > 0 && !slices.Contains(append(separators, "run", "-", "$"), toks[i-1]) && toks[i] == "tandem" {
+				continue // prose or a path, not a command
+			}
+			j := i + 1
+			var words []string
+			for j < len(toks) && !strings.HasPrefix(toks[j], "-") && !slices.Contains(separators, toks[j]) {
+				words = append(words, toks[j])
+				j++
+			}
+			root := newRootCmd()
+			cmd, rest, err := root.Find(words)
+			if err != nil || cmd == root || (len(rest) > 0 && len(words) > 0 && rest[0] == words[0] && cmd.Args == nil) {
+				problems = append(problems, fmt.Sprintf("tandem %s: no such command", strings.Join(words, " ")))
+				continue
+			}
+			for ; j < len(toks) && !slices.Contains(separators, toks[j]); j++ {
+				if !strings.HasPrefix(toks[j], "-") || toks[j] == "-" {
+					continue
+				}
+				name, _, _ := strings.Cut(strings.TrimLeft(toks[j], "-"), "=")
+				var found bool
+				if strings.HasPrefix(toks[j], "--") {
+					found = cmd.Flags().Lookup(name) != nil || cmd.InheritedFlags().Lookup(name) != nil
+				} else {
+					found = cmd.Flags().ShorthandLookup(name) != nil || cmd.InheritedFlags().ShorthandLookup(name) != nil
+				}
+				if !found {
+					problems = append(problems, fmt.Sprintf("tandem %s %s: no such flag", cmd.Name(), toks[j]))
+				}
+			}
+		}
+	}
+	return problems
+}
+
+// checkComponent reports inputs declared but unused, or used but not declared.
+func checkComponent(text string) ([]string, error) {
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	var head struct {
+		Spec struct {
+			Inputs map[string]struct {
+				Type        string `yaml:"type"`
+				Description string `yaml:"description"`
+			} `yaml:"inputs"`
+		} `yaml:"spec"`
+	}
+	if err := dec.Decode(&head); err != nil {
+		return nil, err
+	}
+	var body yaml.Node
+	if err := dec.Decode(&body); err != nil {
+		return nil, fmt.Errorf("component has no body after the spec: %w", err)
+	}
+	_, after, _ := strings.Cut(text, "\n---\n")
+	used := map[string]bool{}
+	for _, m := range inputRef.FindAllStringSubmatch(after, -1) {
+		used[m[1]] = true
+	}
+	var problems []string
+	for name, in := range head.Spec.Inputs {
+		if !used[name] {
+			problems = append(problems, "input "+name+" is declared but never used")
+		}
+		if in.Description == "" || in.Type == "" {
+			problems = append(problems, "input "+name+" lacks a type or description")
+		}
+	}
+	for name := range used {
+		if _, ok := head.Spec.Inputs[name]; !ok {
+			problems = append(problems, "input "+name+" is used but not declared")
+		}
+	}
+	slices.Sort(problems)
+	return problems, nil
+}
+
+// sources returns the texts the contracts apply to: pipelines, components and the
+// README's code blocks.
+func sources(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	files, _ := filepath.Glob(filepath.Join(root, "templates", "*.yml"))
+	files = append(files, filepath.Join(root, ".gitlab-ci.yml"))
+	ex, _ := filepath.Glob(filepath.Join(root, "examples", "*", ".gitlab-ci.yml"))
+	files = append(files, ex...)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = string(b)
+	}
+	readmes, _ := filepath.Glob(filepath.Join(root, "examples", "*", "README.md"))
+	for _, f := range append(readmes, filepath.Join(root, "README.md")) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var blocks []string
+		for _, m := range fence.FindAllStringSubmatch(string(b), -1) {
+			blocks = append(blocks, m[1])
+		}
+		out[f+" (code blocks)"] = strings.Join(blocks, "\n")
+	}
+	return out
+}
+
+func TestContractPipelinesAndDocs(t *testing.T) {
+	fns := daggerFunctions(t)
+	for _, want := range []string{"build", "publish", "bump", "commit", "push-artifact", "reconcile", "lint", "render", "release"} {
+		if _, ok := fns[want]; !ok {
+			t.Errorf("the Dagger module lacks function %s", want)
+		}
+	}
+	calls := 0
+	for name, text := range sources(t) {
+		calls += strings.Count(text, "dagger ") + strings.Count(text, "tandem ")
+		for _, p := range append(checkDagger(fns, text), checkTandem(text)...) {
+			t.Errorf("%s: %s", name, p)
+		}
+	}
+	if calls == 0 {
+		t.Fatal("no dagger or tandem calls found: the contract checked nothing")
+	}
+}
+
+func TestContractComponentInputs(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(root, "templates", "*.yml"))
+	if len(files) == 0 {
+		t.Fatal("no component in templates/")
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		problems, err := checkComponent(string(b))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s: %s", f, p)
+		}
+	}
+}
+
+// TestContractCatchesRenames shows the checks fail when a function, argument, command,
+// flag or input is renamed.
+func TestContractCatchesRenames(t *testing.T) {
+	fns := daggerFunctions(t)
+	cases := map[string]string{
+		"dagger call relase --source=.":                            "no such function",
+		"dagger call release --sorce=.":                            "no such argument",
+		"dagger -m github.com/x/y@v1 call push-artifact --tagg=1":  "no such argument",
+		"dagger call lint --source=. --path=k8s | tee x":           "",
+		"dagger call build --source=. service publish --address=x": "",
+	}
+	for text, want := range cases {
+		got := strings.Join(checkDagger(fns, text), "; ")
+		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+			t.Errorf("checkDagger(%q) = %q, want %q", text, got, want)
+		}
+	}
+	tcases := map[string]string{
+		"tandem relase --app x":                    "no such command",
+		"tandem release --dryrun":                  "no such flag",
+		"go run ./cmd/tandem render k8s --tagg v1": "no such flag",
+		"tandem wait job NAME -n ns --timeout 1m":  "",
+		"tandem release -o json --dry-run":         "",
+	}
+	for text, want := range tcases {
+		got := strings.Join(checkTandem(text), "; ")
+		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+			t.Errorf("checkTandem(%q) = %q, want %q", text, got, want)
+		}
+	}
+	component := "spec:\n  inputs:\n    app:\n      type: string\n      description: a\n    old:\n      type: string\n      description: b\n---\njob:\n  script: echo $[[ inputs.app ]] $[[ inputs.renamed ]]\n"
+	problems, err := checkComponent(component)
+	if err != nil || strings.Join(problems, "; ") != "input old is declared but never used; input renamed is used but not declared" {
+		t.Errorf("checkComponent = %v, %v", problems, err)
+	}
+}
+
+func TestContractDaggerJSON(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "dagger.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Name          string            `json:"name"`
+		EngineVersion string            `json:"engineVersion"`
+		SDK           map[string]string `json:"sdk"`
+		Source        string            `json:"source"`
+		Include       []string          `json:"include"`
+		Codegen       map[string]bool   `json:"codegen"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != "tandem" || cfg.EngineVersion != "v0.21.5" || cfg.SDK["source"] != "go" || cfg.Source != "ci" {
+		t.Errorf("dagger.json = %+v", cfg)
+	}
+	if v, ok := cfg.Codegen["automaticGitignore"]; !ok || v {
+		t.Error("dagger.json: codegen.automaticGitignore must be false (generated code is committed)")
+	}
+	for _, want := range []string{"go.mod", "go.sum", "pkg/**"} {
+		if !slices.Contains(cfg.Include, want) {
+			t.Errorf("dagger.json include lacks %s", want)
+		}
+	}
+	// pkg/ may import internal packages: the engine only sees what include lists.
+	for _, imp := range internalImports(t) {
+		if !slices.Contains(cfg.Include, imp+"/**") && !slices.Contains(cfg.Include, "internal/**") {
+			t.Errorf("pkg/ imports %s but dagger.json does not include %s/**", imp, imp)
+		}
+	}
+	for _, mod := range []string{"go.mod", "ci/go.mod"} {
+		b, _ := os.ReadFile(filepath.Join(root, mod))
+		m := regexp.MustCompile(`(?m)^go (\d+)\.(\d+)`).FindStringSubmatch(string(b))
+		if m == nil || m[1] != "1" || m[2] != "26" {
+			t.Errorf("%s: go directive must stay 1.26.x (the engine's Go image), got %v", mod, m)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "ci", "go.mod")); !strings.Contains(string(b), "replace github.com/tandem-ci/tandem => ../") {
+		t.Error("ci/go.mod must replace github.com/tandem-ci/tandem => ../")
+	}
+}
+
+// internalImports lists the internal/ packages that non-test files of pkg/ import, and
+// fails when any of them imports dagger.io/dagger (only ci/ may).
+func internalImports(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	fset := token.NewFileSet()
+	filepath.Walk(filepath.Join(root, "pkg"), func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			path := strings.Trim(imp.Path.Value, `"`)
+			if strings.HasPrefix(path, "dagger.io/dagger") {
+				t.Errorf("%s imports %s: only ci/ may use Dagger", p, path)
+			}
+			if rest, ok := strings.CutPrefix(path, "github.com/tandem-ci/tandem/internal/"); ok && !slices.Contains(out, "internal/"+rest) {
+				out = append(out, "internal/"+rest)
+			}
+		}
+		return nil
+	})
+	return out
+}
