@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,9 +18,37 @@ import (
 	"sigs.k8s.io/kustomize/api/resmap"
 )
 
+// Applied lists what Apply applied and what the API server warned about.
+type Applied struct {
+	Objects  []string `json:"objects"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+type warnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warnings) HandleWarningHeader(code int, agent, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !slices.Contains(w.list, text) {
+		w.list = append(w.list, text)
+	}
+}
+
 // Apply server-side-applies every object of a kustomize build, in order, as field
-// manager tandem, the way Flux's kustomize-controller applies them.
-func Apply(ctx context.Context, cfg *rest.Config, m resmap.ResMap) ([]string, error) {
+// manager tandem, the way Flux's kustomize-controller applies them. API server warnings
+// are returned, not logged.
+func Apply(ctx context.Context, cfg *rest.Config, m resmap.ResMap) (Applied, error) {
+	w := &warnings{}
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = w
+	objs, err := apply(ctx, cfg, m)
+	return Applied{Objects: objs, Warnings: w.list}, err
+}
+
+func apply(ctx context.Context, cfg *rest.Config, m resmap.ResMap) ([]string, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err

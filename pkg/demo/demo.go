@@ -1,0 +1,220 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fluxcd/pkg/oci"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/tandem-ci/tandem/internal/gitserver"
+	"github.com/tandem-ci/tandem/internal/testcluster"
+	"github.com/tandem-ci/tandem/pkg/artifact"
+	"github.com/tandem-ci/tandem/pkg/gitops"
+	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/release"
+)
+
+// Config says what to ship.
+type Config struct {
+	Example string    // the example's folder (a Go module with k8s/)
+	Package string    // the service's Go package inside it
+	App     string    // app name
+	Cluster bool      // also run the cluster part
+	Out     io.Writer // progress lines; nil for none
+}
+
+// DefaultConfig ships examples/go-postgres.
+func DefaultConfig() Config {
+	return Config{Example: "examples/go-postgres", Package: "./cmd/notes", App: "notes"}
+}
+
+// Step is one progress line.
+type Step struct {
+	N        int           `json:"n"`
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration"`
+	Detail   string        `json:"detail"`
+}
+
+// Rendered is what the artifact builds to.
+type Rendered struct {
+	JobName        string `json:"jobName"`
+	WaitsFor       string `json:"waitsFor"`
+	ServiceImage   string `json:"serviceImage"`
+	MigrationImage string `json:"migrationImage"`
+}
+
+// Result is everything the demo did.
+type Result struct {
+	Registry string         `json:"registry"`
+	Repo     string         `json:"repo"`
+	Release  release.Result `json:"release"`
+	Rendered Rendered       `json:"rendered"`
+	Cluster  *ClusterResult `json:"cluster,omitempty"`
+	Steps    []Step         `json:"steps"`
+	Total    time.Duration  `json:"total"`
+}
+
+type run struct {
+	cfg   Config
+	res   *Result
+	start time.Time
+	tmp   string
+	reg   string
+	kc    authn.Keychain
+	rel   *release.Release
+	// applied counts the objects of the last apply.
+	applied int
+}
+
+// Run runs the demo. Everything it starts is stopped before it returns.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	res := Result{}
+	r := &run{cfg: cfg, res: &res, start: time.Now(), kc: authn.NewMultiKeychain()}
+	if _, err := os.Stat(filepath.Join(cfg.Example, "k8s", "kustomization.yaml")); err != nil {
+		return res, fmt.Errorf("example %s not found (run from tandem's repository root or pass --example): %w", cfg.Example, err)
+	}
+	if _, ok := testcluster.Dir(); cfg.Cluster && !ok {
+		return res, ErrNoControlPlane
+	}
+	var err error
+	if r.tmp, err = os.MkdirTemp("", "tandem-demo-"); err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(r.tmp)
+
+	stopRegistry, err := r.startRegistry()
+	if err != nil {
+		return res, err
+	}
+	defer stopRegistry()
+	git, err := r.startGit()
+	if err != nil {
+		return res, err
+	}
+	defer git.Close()
+	if err := r.release(ctx, "v1.1.0"); err != nil {
+		return res, err
+	}
+	if err := r.verify(ctx, "v1.1.0"); err != nil {
+		return res, err
+	}
+	if cfg.Cluster {
+		if err := r.cluster(ctx); err != nil {
+			return res, err
+		}
+	}
+	res.Total = time.Since(r.start)
+	return res, nil
+}
+
+// step records and prints one progress line.
+func (r *run) step(name string, d time.Duration, format string, args ...any) {
+	s := Step{N: len(r.res.Steps) + 1, Name: name, Duration: d, Detail: fmt.Sprintf(format, args...)}
+	r.res.Steps = append(r.res.Steps, s)
+	if r.cfg.Out != nil {
+		fmt.Fprintf(r.cfg.Out, "[%2d] %-9s %8s  %s\n", s.N, s.Name, s.Duration.Round(time.Millisecond), s.Detail)
+	}
+}
+
+// note prints an indented remark under the last step.
+func (r *run) note(format string, args ...any) {
+	if r.cfg.Out != nil {
+		fmt.Fprintf(r.cfg.Out, "     note: "+format+"\n", args...)
+	}
+}
+
+func (r *run) startRegistry() (func(), error) {
+	t := time.Now()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	go srv.Serve(l)
+	r.reg = l.Addr().String()
+	r.res.Registry = r.reg
+	r.step("registry", time.Since(t), "OCI registry (go-containerregistry) on %s", r.reg)
+	return func() { srv.Close() }, nil
+}
+
+// startGit serves a repository holding a copy of the example whose k8s/ points at the
+// local registry.
+func (r *run) startGit() (*gitserver.Server, error) {
+	t := time.Now()
+	src := filepath.Join(r.tmp, "src")
+	if err := os.CopyFS(src, os.DirFS(r.cfg.Example)); err != nil {
+		return nil, fmt.Errorf("copying %s: %w", r.cfg.Example, err)
+	}
+	spec := manifest.Spec{App: r.cfg.App, Namespace: r.cfg.App, Image: r.reg + "/" + r.cfg.App,
+		MigrationCommand: []string{"/app/" + r.cfg.App, "migrate", "up"}, WaiterImage: manifest.TandemWaiterImage, WaiterLogs: true, Tag: "v1.0.0"}
+	if _, err := manifest.Render(filepath.Join(src, "k8s"), spec, manifest.WithForce()); err != nil {
+		return nil, err
+	}
+	root := filepath.Join(r.tmp, "git")
+	os.MkdirAll(root, 0o755)
+	git, err := gitserver.Start(root, "demo", "demo-token")
+	if err != nil {
+		return nil, err
+	}
+	if r.res.Repo, err = git.CreateRepo(r.cfg.App, src, nil); err != nil {
+		git.Close()
+		return nil, err
+	}
+	r.rel = &release.Release{
+		Images: &release.GoImages{Dir: src, Package: r.cfg.Package, ServiceRepo: r.reg + "/" + r.cfg.App, MigrationRepo: r.reg + "/" + r.cfg.App + "-migration",
+			BuildOptions: []image.BuildOption{image.WithBinaryName(r.cfg.App)}, PublishOptions: []image.PublishOption{image.WithKeychain(r.kc)}},
+		Committer: &release.GitCommitter{Config: gitops.Config{URL: r.res.Repo, Branch: "main", Username: "demo", Password: "demo-token", App: r.cfg.App, Dir: filepath.Join(r.tmp, "clone")}},
+		Artifacts: &release.FluxArtifacts{Repository: r.reg + "/" + r.cfg.App + "/manifests", Options: []artifact.Option{artifact.WithKeychain(r.kc), artifact.WithSource(r.res.Repo)}},
+	}
+	r.step("git", time.Since(t), "git server (git http-backend) holding %s with k8s/ for the local registry: %s", r.cfg.Example, r.res.Repo)
+	return git, nil
+}
+
+// release runs the CI side for tag, one progress line per release step.
+func (r *run) release(ctx context.Context, tag string) error {
+	r.rel.Progress = func(s release.Step) { r.step(s.Name, s.Duration, "%s: %s", tag, s.Detail) }
+	res, err := r.rel.Run(ctx, tag, false)
+	r.res.Release = res
+	if err != nil {
+		return fmt.Errorf("release %s: %w", tag, err)
+	}
+	return nil
+}
+
+// verify pulls the artifact back and renders it.
+func (r *run) verify(ctx context.Context, tag string) error {
+	t := time.Now()
+	dir := filepath.Join(r.tmp, "pulled-"+tag)
+	client := oci.NewClient([]crane.Option{crane.WithAuthFromKeychain(r.kc)})
+	if _, err := client.Pull(ctx, r.reg+"/"+r.cfg.App+"/manifests:"+tag, dir); err != nil {
+		return fmt.Errorf("pulling the artifact back: %w", err)
+	}
+	m, err := manifest.Build(dir)
+	if err != nil {
+		return err
+	}
+	rd, err := inspect(m)
+	if err != nil {
+		return err
+	}
+	r.res.Rendered = rd
+	wantJob := r.cfg.App + "-migration-" + tag
+	if rd.JobName != wantJob || rd.WaitsFor != wantJob || rd.ServiceImage != r.reg+"/"+r.cfg.App+":"+tag || rd.MigrationImage != r.reg+"/"+r.cfg.App+"-migration:"+tag {
+		return fmt.Errorf("rendered artifact is inconsistent: %+v", rd)
+	}
+	r.step("render", time.Since(t), "artifact pulled back and built: Job %s, waiter waits for %s, images %s and %s",
+		rd.JobName, rd.WaitsFor, rd.ServiceImage, rd.MigrationImage)
+	return nil
+}
