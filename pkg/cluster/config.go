@@ -34,12 +34,18 @@ func Config(kubeconfig, namespace string) (*rest.Config, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("loading Kubernetes client config (--kubeconfig, $KUBECONFIG, ~/.kube/config or in-cluster): %w", err)
 	}
-	if namespace == "" {
-		if namespace, _, err = cc.Namespace(); err != nil || namespace == "" {
-			namespace = "default"
-		}
+	return cfg, namespaceOf(cc, namespace), nil
+}
+
+// namespaceOf is namespace, else the kubeconfig context's, else "default".
+func namespaceOf(cc clientcmd.ClientConfig, namespace string) string {
+	if namespace != "" {
+		return namespace
 	}
-	return cfg, namespace, nil
+	if ns, _, err := cc.Namespace(); err == nil && ns != "" {
+		return ns
+	}
+	return "default"
 }
 
 func podNamespace() string {
@@ -61,10 +67,5 @@ func ConfigFromBytes(kubeconfig []byte, namespace string) (*rest.Config, string,
 	if err != nil {
 		return nil, "", fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	if namespace == "" {
-		if namespace, _, err = cc.Namespace(); err != nil || namespace == "" {
-			namespace = "default"
-		}
-	}
-	return cfg, namespace, nil
+	return cfg, namespaceOf(cc, namespace), nil
 }

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/tandem-ci/tandem/internal/testcluster"
@@ -76,7 +75,7 @@ func TestReleaseOnCluster(t *testing.T) {
 
 	// Release 2: the migration pod fails.
 	apply("v1.2.0", true)
-	go failJobPod(ctx, t, c.Kube, "shop", "shop-migration-v1.2.0")
+	go testcluster.FailJobPod(ctx, c.Kube, "shop", "shop-migration-v1.2.0")
 	go func() {
 		_, err := cluster.WaitForJob(ctx, waiter, "shop", "shop-migration-v1.2.0", cluster.WithTimeout(time.Minute))
 		gate <- err
@@ -89,23 +88,4 @@ func TestReleaseOnCluster(t *testing.T) {
 		t.Errorf("waiter for the failed migration = %v, want ErrJobFailed (non-zero exit, pod never starts)", err)
 	}
 	t.Logf("release 2: %v; log tail: %q %s", err, ro.Job.Logs, ro.Job.LogError)
-}
-
-// failJobPod marks the Job's pod Failed with exit code 1, as a kubelet does when the
-// migration command fails.
-func failJobPod(ctx context.Context, t *testing.T, kube kubernetes.Interface, ns, job string) {
-	for ctx.Err() == nil {
-		pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
-		if err == nil && len(pods.Items) > 0 {
-			p := pods.Items[0]
-			now := metav1.Now()
-			p.Status.Phase = corev1.PodFailed
-			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", Image: p.Spec.Containers[0].Image,
-				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", StartedAt: now, FinishedAt: now}}}}
-			if _, err := kube.CoreV1().Pods(ns).UpdateStatus(ctx, &p, metav1.UpdateOptions{}); err == nil {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

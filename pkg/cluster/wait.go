@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -91,16 +90,7 @@ func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string,
 	m := newMissingTimer(o.missingTimeout, func() { cancel(ErrJobMissing) })
 	defer m.stop()
 
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, lo metav1.ListOptions) (runtime.Object, error) {
-			lo.FieldSelector = sel
-			return jobs.List(ctx, lo)
-		},
-		WatchFuncWithContext: func(ctx context.Context, lo metav1.ListOptions) (watch.Interface, error) {
-			lo.FieldSelector = sel
-			return jobs.Watch(ctx, lo)
-		},
-	}
+	lw := byName(name, jobs.List, jobs.Watch)
 	var final *batchv1.Job
 	var seen atomic.Bool
 	_, err := watchtools.UntilWithSync(ctx, lw, &batchv1.Job{}, func(store cache.Store) (bool, error) {

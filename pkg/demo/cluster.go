@@ -87,7 +87,7 @@ func (r *run) cluster(ctx context.Context) error {
 	}
 	job := r.cfg.App + "-migration-v1.2.0"
 	failedAt := make(chan time.Time, 1)
-	go func() { failedAt <- failPod(ctx, c.Kube, ns, job) }()
+	go func() { failedAt <- testcluster.FailJobPod(ctx, c.Kube, ns, job) }()
 	go func() {
 		_, err := cluster.WaitForJob(ctx, waiter, ns, job, cluster.WithTimeout(2*time.Minute))
 		gate <- err
@@ -142,25 +142,6 @@ func keepOffNode(m resmap.ResMap) error {
 		}
 	}
 	return errors.New("no Job in the build")
-}
-
-// failPod marks the Job's pod Failed with exit code 1, as a kubelet does, and returns when.
-func failPod(ctx context.Context, kube kubernetes.Interface, ns, job string) time.Time {
-	for ctx.Err() == nil {
-		pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
-		if err == nil && len(pods.Items) > 0 {
-			p := pods.Items[0]
-			now := metav1.Now()
-			p.Status.Phase = corev1.PodFailed
-			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "migrate", Image: p.Spec.Containers[0].Image,
-				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", StartedAt: now, FinishedAt: now}}}}
-			if _, err := kube.CoreV1().Pods(ns).UpdateStatus(ctx, &p, metav1.UpdateOptions{}); err == nil {
-				return time.Now()
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return time.Now()
 }
 
 // serviceAccount returns a client authenticated as the rendered ServiceAccount (real
