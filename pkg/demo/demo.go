@@ -175,7 +175,7 @@ func (r *run) startGit() (*gitserver.Server, error) {
 	r.rel = &release.Release{
 		Images: &release.GoImages{Dir: src, Package: r.cfg.Package, ServiceRepo: r.reg + "/" + r.cfg.App, MigrationRepo: r.reg + "/" + r.cfg.App + "-migration",
 			BuildOptions: []image.BuildOption{image.WithBinaryName(r.cfg.App)}, PublishOptions: []image.PublishOption{image.WithKeychain(r.kc)}},
-		Committer: &release.GitCommitter{Config: gitops.Config{URL: r.res.Repo, Branch: "main", Username: "demo", Password: "demo-token", App: r.cfg.App, Dir: filepath.Join(r.tmp, "clone")}},
+		Committer: &release.GitCommitter{Config: gitops.Config{URL: r.res.Repo, Branch: "main", Username: "demo", Password: "demo-token", App: r.cfg.App}},
 		Artifacts: &release.FluxArtifacts{Repository: r.reg + "/" + r.cfg.App + "/manifests", Options: []artifact.Option{artifact.WithKeychain(r.kc), artifact.WithSource(r.res.Repo)}},
 	}
 	r.step("git", time.Since(t), "git server (git http-backend) holding %s with k8s/ for the local registry: %s", r.cfg.Example, r.res.Repo)

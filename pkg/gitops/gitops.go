@@ -53,9 +53,9 @@ type Config struct {
 	Message     string // template over .App .Tag .Old; default DefaultMessage
 	AuthorName  string
 	AuthorEmail string
-	SkipCIPush  bool // also send the push option ci.skip
-	MaxAttempts int  // pushes tried on concurrent updates; default 10
-	Dir         string
+	SkipCIPush  bool   // also send the push option ci.skip
+	MaxAttempts int    // pushes tried on concurrent updates; default 10
+	Dir         string // where to clone: new or empty (default: a new temporary folder)
 }
 
 // Result describes the commit (or why there is none).
@@ -84,6 +84,9 @@ func Bump(ctx context.Context, cfg Config) (Result, error) {
 		if cfg.Dir, err = os.MkdirTemp("", "tandem-gitops-"); err != nil {
 			return res, err
 		}
+	} else if entries, err := os.ReadDir(cfg.Dir); err == nil && len(entries) > 0 {
+		// Each attempt starts from a fresh clone and removes the previous one.
+		return res, fmt.Errorf("cloning into %s: folder is not empty; pass an empty or new folder", cfg.Dir)
 	}
 	res.Dir = cfg.Dir
 	for attempt := 1; ; attempt++ {

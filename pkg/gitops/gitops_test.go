@@ -91,6 +91,8 @@ func TestBumpCredentialsInURL(t *testing.T) {
 func TestBumpErrors(t *testing.T) {
 	s := testgit.New(t, "ci", token, seedFiles)
 	noFile := testgit.New(t, "", "", map[string]string{"README.md": "x\n"})
+	keep := t.TempDir()
+	os.WriteFile(filepath.Join(keep, "precious.txt"), []byte("mine"), 0o644)
 	tests := []struct {
 		name    string
 		mutate  func(*gitops.Config)
@@ -107,9 +109,11 @@ func TestBumpErrors(t *testing.T) {
 		{"k8s missing", func(c *gitops.Config) { c.URL, c.Password = noFile.RepoURL, "" }, "no such file or directory", nil},
 		{"file missing", func(c *gitops.Config) { c.File = "deploy/vars.yaml" }, "deploy/vars.yaml: no such file", nil},
 		{"bad template", func(c *gitops.Config) { c.Message = "{{.Nope" }, "parsing commit message template", nil},
+		{"non-empty clone folder", func(c *gitops.Config) { c.Dir = keep }, "folder is not empty", nil},
 	}
 	before := s.Git(t, "rev-parse", "main")
 	for _, tt := range tests {
+
 		t.Run(tt.name, func(t *testing.T) {
 			c := cfg(s, "v1.9.0")
 			tt.mutate(&c)
@@ -127,6 +131,9 @@ func TestBumpErrors(t *testing.T) {
 	}
 	if after := s.Git(t, "rev-parse", "main"); after != before {
 		t.Errorf("a failing bump moved main")
+	}
+	if b, err := os.ReadFile(filepath.Join(keep, "precious.txt")); err != nil || string(b) != "mine" {
+		t.Errorf("a bump into a non-empty folder touched it: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -118,6 +119,11 @@ func (r *Release) Run(ctx context.Context, tag string, dryRun bool) (Result, err
 		t := time.Now()
 		c, err := r.Committer.Commit(ctx, tag)
 		res.Commit = &c
+		// The clone only serves the artifact push; the result keeps the commit, not the folder.
+		defer func() {
+			os.RemoveAll(c.Dir)
+			res.Commit.Dir = ""
+		}()
 		switch {
 		case errors.Is(err, gitops.ErrSuperseded):
 			res.Superseded = true
