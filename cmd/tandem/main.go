@@ -3,13 +3,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	// SIGTERM (a pod being stopped, a cancelled CI job) cancels watches and pushes cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
 		var exit *exitError
 		if !errors.As(err, &exit) {
 			fmt.Fprintln(os.Stderr, "tandem:", err)
