@@ -1,0 +1,13 @@
+package demo_test
+
+import (
+	"fmt"
+
+	"github.com/tandem-ci/tandem/pkg/demo"
+)
+
+func ExampleDefaultConfig() {
+	cfg := demo.DefaultConfig()
+	fmt.Println(cfg.Example, cfg.Package, cfg.App)
+	// Output: examples/go-postgres ./cmd/notes notes
+}
