@@ -13,6 +13,7 @@ import (
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/variables"
 )
 
 // ImagePublisher builds and publishes both images under tag.
@@ -143,6 +144,12 @@ func (r *Release) Run(ctx context.Context, tag string, dryRun bool) (Result, err
 		}
 		dir = filepath.Join(c.Dir, dir)
 		revision = artifact.Revision(c.Branch, c.Commit)
+		if res.Superseded {
+			// PushSuperseded: ship this release's tag on top of the branch head, uncommitted.
+			if _, err := variables.SetFile(filepath.Join(dir, "deployment-variables.yaml"), tag); err != nil {
+				return res, fmt.Errorf("setting %s in the artifact of a superseded release: %w", tag, err)
+			}
+		}
 	}
 	if r.Artifacts != nil {
 		t := time.Now()

@@ -100,6 +100,25 @@ func TestRunEndToEnd(t *testing.T) {
 	if _, err := crane.Digest(reg.Host+"/shop-manifests:v1.41.0", crane.WithAuth(basic("ci", "registry-pw"))); err == nil {
 		t.Error("superseded release pushed an artifact")
 	}
+
+	// Asked to push anyway, the artifact carries the superseded release's own tag.
+	r.PushSuperseded = true
+	forced, err := r.Run(ctx, "v1.41.0", false)
+	if err != nil || !forced.Superseded || forced.Artifact == nil {
+		t.Fatalf("superseded release with PushSuperseded = %+v, %v", forced, err)
+	}
+	out41 := t.TempDir()
+	if _, err := oci.NewClient([]crane.Option{crane.WithAuth(basic("ci", "registry-pw"))}).Pull(ctx, reg.Host+"/shop-manifests:v1.41.0", out41); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := manifest.Build(out41); err != nil {
+		t.Fatal(err)
+	} else if y, _ := m.AsYaml(); !strings.Contains(string(y), "name: shop-migration-v1.41.0") {
+		t.Errorf("forced artifact of v1.41.0 does not render v1.41.0")
+	}
+	if n := git.Git(t, "rev-list", "--count", "main"); n != "2" {
+		t.Errorf("a superseded release committed: main has %s commits", n)
+	}
 }
 
 func TestDryRunDoesNothing(t *testing.T) {
