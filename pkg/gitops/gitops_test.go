@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +179,11 @@ func TestConcurrentReleases(t *testing.T) {
 	commits := strings.Fields(log)
 	if len(commits) != committed+1 {
 		t.Errorf("main has %d commits, want %d (seed + each successful release)", len(commits), committed+1)
+	}
+	for i, err := range errs {
+		if err == nil && !slices.Contains(commits, results[i].Commit) {
+			t.Errorf("release %s reported commit %s, which is not on main: lost", results[i].New, results[i].Commit)
+		}
 	}
 	prev := ""
 	for _, c := range commits {
