@@ -173,6 +173,9 @@ func failedPodLogs(ctx context.Context, kube kubernetes.Interface, ns, job strin
 	if err != nil {
 		return p.Name, "", fmt.Sprintf("cannot read the log of pod %s (%v)", p.Name, shortErr(err))
 	}
+	if len(b) == 0 {
+		return p.Name, "", fmt.Sprintf("pod %s logged nothing (or its node serves no logs)", p.Name)
+	}
 	return p.Name, string(b), ""
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -268,5 +270,48 @@ func TestWaitSurvivesDroppedWatch(t *testing.T) {
 	r := <-ch
 	if r.err != nil || !r.res.Succeeded || d.dropped == 0 {
 		t.Fatalf("wait after dropped watch = %+v, %v (dropped %d)", r.res, r.err, d.dropped)
+	}
+}
+
+// TestWaitPrintsFailedPodLog: the waiter fetches the failed migration pod's log through
+// the API server's real log proxy. No kubelet can run here, so a test HTTPS server plays
+// the kubelet's log endpoint for a node pointing at it (said so: it is the one stand-in).
+func TestWaitPrintsFailedPodLog(t *testing.T) {
+	c := controlPlane(t)
+	ns := namespace(t, c)
+	ctx := context.Background()
+	var asked string
+	kubelet := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = r.URL.Path + "?" + r.URL.RawQuery
+		fmt.Fprint(w, "applying 00004_broken.sql\nERROR: relation \"no_such_table\" does not exist (SQLSTATE 42P01)\n")
+	}))
+	defer kubelet.Close()
+	port, _ := strconv.Atoi(kubelet.URL[strings.LastIndex(kubelet.URL, ":")+1:])
+	node, err := c.Kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "fake-kubelet-" + ns}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
+	node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
+	if _, err := c.Kube.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	createJob(t, c.Kube, ns, "m")
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "m-abcde", Labels: map[string]string{"batch.kubernetes.io/job-name": "m"}},
+		Spec:       corev1.PodSpec{NodeName: node.Name, RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "migrate", Image: "m"}}},
+	}
+	if _, err := c.Kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ch := waitAsync(c.Kube, ns, "m", cluster.WithTimeout(30*time.Second), cluster.WithLogLines(5))
+	time.Sleep(200 * time.Millisecond)
+	finish(t, c.Kube, ns, "m", false)
+	r := <-ch
+	if !errors.Is(r.err, cluster.ErrJobFailed) || r.res.Pod != "m-abcde" || !strings.Contains(r.res.Logs, `relation "no_such_table" does not exist`) {
+		t.Fatalf("wait = %+v, %v", r.res, r.err)
+	}
+	if !strings.Contains(asked, "/containerLogs/"+ns+"/m-abcde/migrate") || !strings.Contains(asked, "tailLines=5") {
+		t.Errorf("the API server asked the kubelet for %q", asked)
 	}
 }
