@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tandem-ci/tandem/pkg/demo"
+	"github.com/tandem-ci/tandem/cmd/tandem/internal/demo"
 )
 
 func newDemoCmd() *cobra.Command {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,14 +14,14 @@ import (
 
 func TestReleaseCommand(t *testing.T) {
 	reg := testregistry.New(t, "ci", "registry-pw")
-	git := testgit.NewWithManifests(t, "ci", "git-token", manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"migrate"}, Tag: "v1.0.0"})
+	git := testgit.New(t, "ci", "git-token", testgit.Under("k8s", manifestFiles(t, manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"migrate"}, Tag: "v1.0.0"})))
 	t.Setenv("TANDEM_REGISTRY_PASSWORD", "registry-pw")
 	t.Setenv("TANDEM_GIT_TOKEN", "git-token")
 	t.Setenv("CI_PIPELINE_ID", "42")
 	t.Setenv("CI_REGISTRY_IMAGE", "")
 	t.Setenv("CI_PROJECT_URL", "")
 	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
-	args := []string{"release", "--app", "shop", "--source", hello, "--image", reg.Host + "/shop", "--registry-username", "ci",
+	args := []string{"release", "--app", "shop", "--source", hello, "--registry", reg.Host, "--registry-username", "ci",
 		"--repo-url", git.RepoURL, "--branch", "main", "--git-username", "ci"}
 
 	out, err := run(t, append(args, "--dry-run")...)
@@ -43,7 +44,7 @@ func TestReleaseCommand(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	head := git.Git(t, "rev-parse", "main")
-	if res.Tag != "v1.42.0" || res.Commit.Commit != head || res.Artifact.Revision != "main@sha1:"+head || res.Artifact.URL != "oci://"+reg.Host+"/shop-manifests:v1.42.0" {
+	if res.Tag != "v1.42.0" || res.Commit.Commit != head || res.Artifact.Revision != "main@sha1:"+head || res.Artifact.URL != "oci://"+reg.Host+"/shop/manifests:v1.42.0" {
 		t.Errorf("release result = %+v", res)
 	}
 	if strings.Contains(out, "git-token") || strings.Contains(out, "registry-pw") {
@@ -57,14 +58,70 @@ func TestReleaseCommand(t *testing.T) {
 	if _, err := manifest.Render(dir, manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"m"}}); err != nil {
 		t.Fatal(err)
 	}
-	if out, err = run(t, "push-artifact", "--path", dir, "--image", reg.Host+"/shop", "--registry-username", "ci", "--tag", "v1.43.0", "--revision", "main@sha1:"+head); err != nil || !strings.Contains(out, "artifact done") {
+	if out, err = run(t, "push-artifact", "--path", dir, "--registry", reg.Host, "--app", "shop", "--registry-username", "ci", "--tag", "v1.43.0", "--revision", "main@sha1:"+head); err != nil || !strings.Contains(out, "artifact done") {
 		t.Errorf("push-artifact: %v\n%s", err, out)
 	}
-	if out, err = run(t, "images", "--source", hello, "--image", reg.Host+"/shop", "--registry-username", "ci", "--tag", "v1.43.0"); err != nil || !strings.Contains(out, "migration layers uploaded: 0") {
+	if out, err = run(t, "images", "--source", hello, "--registry", reg.Host, "--app", "shop", "--registry-username", "ci", "--tag", "v1.43.0"); err != nil || !strings.Contains(out, "migration layers uploaded: 0") {
 		t.Errorf("images: %v\n%s", err, out)
 	}
-	if _, err = run(t, "push-artifact", "--path", filepath.Join(dir, "missing"), "--image", reg.Host+"/shop", "--tag", "v1"); err == nil || !strings.Contains(err.Error(), "manifests folder not found") {
+	if _, err = run(t, "push-artifact", "--path", filepath.Join(dir, "missing"), "--registry", reg.Host, "--app", "shop", "--tag", "v1"); err == nil || !strings.Contains(err.Error(), "manifests folder not found") {
 		t.Errorf("push-artifact of a missing folder: %v", err)
+	}
+}
+
+func manifestFiles(t *testing.T, spec manifest.Spec) map[string][]byte {
+	t.Helper()
+	f, err := manifest.Files(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestReleaseEveryDefault runs `tandem release` from the service's folder with the
+// defaults --source . and --package . (main package at the module root), GitLab's
+// variables giving the rest, as the component's binary engine runs it.
+func TestReleaseEveryDefault(t *testing.T) {
+	reg := testregistry.New(t, "gitlab-ci-token", "job-token")
+	git := testgit.New(t, "project_7_bot", "deploy-token", testgit.Under("deploy/k8s", manifestFiles(t, manifest.Spec{App: "hello", Image: reg.Host + "/group/hello/hello", MigrationCommand: []string{"/app/hello", "migrate"}, Tag: "v1.0.0"})))
+	src := t.TempDir()
+	if err := os.CopyFS(src, os.DirFS("../../pkg/image/testdata/hello")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(src)
+	for k, v := range map[string]string{
+		"CI_PROJECT_NAME": "hello", "CI_REGISTRY_IMAGE": reg.Host + "/group/hello", "CI_REGISTRY": reg.Host,
+		"CI_REGISTRY_USER": "gitlab-ci-token", "CI_REGISTRY_PASSWORD": "job-token", "CI_PROJECT_URL": strings.TrimSuffix(git.RepoURL, ".git"),
+		"CI_COMMIT_BRANCH": "main", "CI_PIPELINE_ID": "77", "CI_COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567",
+		"TANDEM_GIT_TOKEN": "deploy-token", "TANDEM_GIT_USERNAME": "project_7_bot", "TANDEM_REGISTRY_PASSWORD": "", "TANDEM_REGISTRY_USERNAME": "",
+	} {
+		t.Setenv(k, v)
+	}
+	out, err := run(t, "release", "--path", "deploy/k8s", "-o", "json")
+	if err != nil {
+		t.Fatalf("release with defaults: %v\n%s", err, out)
+	}
+	var res struct {
+		Tag    string
+		Images struct{ Service, Migration struct{ Ref string } }
+		Artifact struct{ URL string }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	base := reg.Host + "/group/hello"
+	if res.Tag != "v1.77.0" || res.Images.Service.Ref != base+"/hello:v1.77.0" || res.Images.Migration.Ref != base+"/hello-migration:v1.77.0" || res.Artifact.URL != "oci://"+base+"/hello/manifests:v1.77.0" {
+		t.Errorf("release = %+v", res)
+	}
+	if got := git.Git(t, "show", "main:deploy/k8s/deployment-variables.yaml"); !strings.Contains(got, `"v1.77.0"`) {
+		t.Errorf("deploy/k8s/deployment-variables.yaml on main:\n%s", got)
+	}
+	if strings.Contains(out, "deploy-token") || strings.Contains(out, "job-token") {
+		t.Error("output leaks a credential")
+	}
+	// --package ./ names the binary after the folder too.
+	if out, err := run(t, "images", "--package", "./", "--tag", "v1.78.0"); err != nil {
+		t.Errorf("images --package ./: %v\n%s", err, out)
 	}
 }
 

@@ -1,136 +1,35 @@
-// Package testcluster starts a real Kubernetes control plane for tests: etcd and
-// kube-apiserver through controller-runtime's envtest with the Flux CRDs, and on request
-// kube-controller-manager, kube-scheduler and kwok with one fake node. The binaries come
-// from hack/testenv.sh (built from the Go module proxy).
+// Package testcluster gives tests a real Kubernetes control plane (internal/localcluster):
+// started per test, stopped at its end, skipped locally and required in CI.
 package testcluster
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"github.com/tandem-ci/tandem/internal/localcluster"
 )
 
-// DefaultDir is where hack/testenv.sh puts the binaries and CRDs by default.
-const DefaultDir = "tandem/testenv/k8s-v1.34.2-etcd-v3.6.6-kwok-v0.7.0"
+// Cluster is a running control plane.
+type Cluster = localcluster.Cluster
+
+// Option configures ForTest.
+type Option = localcluster.Option
 
 // NodeName is the fake node kwok manages.
-const NodeName = "kwok-node-0"
+const NodeName = localcluster.NodeName
 
-// Dir returns the test environment folder: $TANDEM_TESTENV_DIR, else the default under
-// the user cache folder; ok is false when its binaries are missing.
-func Dir() (string, bool) {
-	dir := os.Getenv("TANDEM_TESTENV_DIR")
-	if dir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			return "", false
-		}
-		dir = filepath.Join(cache, DefaultDir)
-	}
-	for _, b := range []string{"etcd", "kube-apiserver"} {
-		if _, err := os.Stat(filepath.Join(dir, "bin", b)); err != nil {
-			return dir, false
-		}
-	}
-	return dir, true
-}
+// WithControllers also starts kube-controller-manager, kube-scheduler and kwok.
+func WithControllers() Option { return localcluster.WithControllers() }
 
-// Cluster is a running control plane.
-type Cluster struct {
-	Config     *rest.Config
-	Kube       kubernetes.Interface
-	Dynamic    dynamic.Interface
-	Kubeconfig string // admin kubeconfig file
-	env        *envtest.Environment
-	procs      []*exec.Cmd
-	dir        string
-	tmp        string
-}
-
-// Option configures Start.
-type Option func(*options)
-
-type options struct{ controllers bool }
-
-// WithControllers also starts kube-controller-manager, kube-scheduler and kwok with one
-// fake node, so Deployments get ready pods and Jobs complete.
-func WithControllers() Option { return func(o *options) { o.controllers = true } }
-
-// Start starts a cluster. Callers must Stop it.
-func Start(opts ...Option) (*Cluster, error) {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	dir, ok := Dir()
-	if !ok {
-		return nil, fmt.Errorf("test environment binaries not found in %s: run hack/testenv.sh", dir)
-	}
-	c := &Cluster{dir: dir}
-	var err error
-	if c.tmp, err = os.MkdirTemp("", "tandem-cluster-"); err != nil {
-		return nil, err
-	}
-	c.env = &envtest.Environment{
-		BinaryAssetsDirectory: filepath.Join(dir, "bin"),
-		CRDDirectoryPaths:     []string{filepath.Join(dir, "crds")},
-		ErrorIfCRDPathMissing: true,
-	}
-	c.env.ControlPlane.Etcd = &envtest.Etcd{}
-	c.env.ControlPlane.Etcd.Configure().Append("unsafe-no-fsync", "true")
-	if c.Config, err = c.env.Start(); err != nil {
-		return nil, fmt.Errorf("starting control plane: %w", err)
-	}
-	if err := c.init(); err != nil {
-		c.Stop()
-		return nil, err
-	}
-	if o.controllers {
-		if err := c.startControllers(); err != nil {
-			c.Stop()
-			return nil, err
-		}
-	}
-	return c, nil
-}
-
-func (c *Cluster) init() error {
-	var err error
-	if c.Kube, err = kubernetes.NewForConfig(c.Config); err != nil {
-		return err
-	}
-	if c.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
-		return err
-	}
-	admin, err := c.env.AddUser(envtest.User{Name: "tandem-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("adding admin user: %w", err)
-	}
-	kc, err := admin.KubeConfig()
-	if err != nil {
-		return err
-	}
-	c.Kubeconfig = filepath.Join(c.tmp, "admin.kubeconfig")
-	return os.WriteFile(c.Kubeconfig, kc, 0o600)
-}
+// FailJobPod plays the kubelet failing the Job's pod (see localcluster.FailJobPod).
+var FailJobPod = localcluster.FailJobPod
 
 // ForTest starts a cluster for one test and stops it at the end. Without the binaries
 // the test is skipped, unless CI is set: there the binaries must exist.
 func ForTest(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
 	Require(t)
-	c, err := Start(opts...)
+	c, err := localcluster.Start(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +40,7 @@ func ForTest(t testing.TB, opts ...Option) *Cluster {
 // Require skips (locally) or fails (in CI) a test when the binaries are missing.
 func Require(t testing.TB) {
 	t.Helper()
-	if dir, ok := Dir(); !ok {
+	if dir, ok := localcluster.Dir(); !ok {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI is set but the test environment is missing in %s: .ci/run must run hack/testenv.sh", dir)
 		}
@@ -149,74 +48,8 @@ func Require(t testing.TB) {
 	}
 }
 
-func (c *Cluster) startControllers() error {
-	bin := filepath.Join(c.dir, "bin")
-	logs := func(name string) *os.File {
-		f, _ := os.Create(filepath.Join(c.tmp, name+".log"))
-		return f
-	}
-	cmds := []*exec.Cmd{
-		exec.Command(filepath.Join(bin, "kube-controller-manager"), "--kubeconfig="+c.Kubeconfig,
-			"--authentication-kubeconfig="+c.Kubeconfig, "--authorization-kubeconfig="+c.Kubeconfig,
-			"--leader-elect=false", "--controllers=*", "--use-service-account-credentials",
-			"--bind-address=127.0.0.1", "--secure-port=0", "--concurrent-job-syncs=5"),
-		exec.Command(filepath.Join(bin, "kube-scheduler"), "--kubeconfig="+c.Kubeconfig,
-			"--authentication-kubeconfig="+c.Kubeconfig, "--authorization-kubeconfig="+c.Kubeconfig,
-			"--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0"),
-		exec.Command(filepath.Join(bin, "kwok"), "--kubeconfig="+c.Kubeconfig,
-			"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-			"--server-address=127.0.0.1:0"),
-	}
-	for _, cmd := range cmds {
-		f := logs(filepath.Base(cmd.Path))
-		cmd.Stdout, cmd.Stderr = f, f
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting %s: %w", cmd.Path, err)
-		}
-		c.procs = append(c.procs, cmd)
-	}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
-		Name:        NodeName,
-		Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-		Labels:      map[string]string{"type": "kwok", "kubernetes.io/hostname": NodeName},
-	}}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.Kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("creating fake node: %w", err)
-	}
-	for ctx.Err() == nil {
-		n, err := c.Kube.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-		if err == nil {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					return nil
-				}
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("fake node %s not Ready within 30s (logs in %s)", NodeName, c.tmp)
-}
+// Start starts a control plane shared by several tests (e.g. from TestMain); callers Stop it.
+var Start = localcluster.Start
 
-// LogDir holds the controllers' logs.
-func (c *Cluster) LogDir() string { return c.tmp }
-
-// Env exposes envtest, e.g. to add users or restart the API server.
-func (c *Cluster) Env() *envtest.Environment { return c.env }
-
-// Stop stops every process and removes temporary files.
-func (c *Cluster) Stop() {
-	for _, p := range c.procs {
-		if p.Process != nil {
-			p.Process.Kill()
-			p.Wait()
-		}
-	}
-	if c.env != nil {
-		c.env.Stop()
-	}
-	if os.Getenv("TANDEM_KEEP_CLUSTER_LOGS") == "" {
-		os.RemoveAll(c.tmp)
-	}
-}
+// Dir returns the test environment folder and whether its binaries exist.
+var Dir = localcluster.Dir

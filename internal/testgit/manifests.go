@@ -1,21 +1,12 @@
 package testgit
 
-import (
-	"testing"
+import "path"
 
-	"github.com/tandem-ci/tandem/pkg/manifest"
-)
-
-// NewWithManifests is New with branch main holding k8s/ rendered from spec.
-func NewWithManifests(t testing.TB, user, password string, spec manifest.Spec) *Server {
-	t.Helper()
-	files, err := manifest.Files(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := map[string]string{}
+// Under places files (name → content, e.g. manifest.Files) in folder dir of a seed for New.
+func Under(dir string, files map[string][]byte) map[string]string {
+	seed := make(map[string]string, len(files))
 	for name, b := range files {
-		seed["k8s/"+name] = string(b)
+		seed[path.Join(dir, name)] = string(b)
 	}
-	return New(t, user, password, seed)
+	return seed
 }

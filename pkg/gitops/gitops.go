@@ -56,6 +56,9 @@ type Config struct {
 	SkipCIPush  bool   // also send the push option ci.skip
 	MaxAttempts int    // pushes tried on concurrent updates; default 10
 	Dir         string // where to clone: new or empty (default: a new temporary folder)
+	// Check, when set, runs on the clone after IMAGE_TAG is set and before the commit;
+	// an error stops the bump with nothing committed or pushed.
+	Check func(clone string) error
 }
 
 // Result describes the commit (or why there is none).
@@ -132,16 +135,23 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 		res.Commit = head.Hash().String()
 		return fmt.Errorf("%s holds %s, newer than %s: %w", cfg.File, current, cfg.Tag, ErrSuperseded)
 	}
-	if _, err := variables.SetFile(path, cfg.Tag, variables.WithRoot(cfg.Dir)); err != nil {
-		if errors.Is(err, variables.ErrUnchanged) {
-			res.Commit = head.Hash().String()
-			return fmt.Errorf("%s already holds %s: %w", cfg.File, cfg.Tag, ErrNothingToCommit)
-		}
-		return err
-	}
 	msg, err := message(cfg, current)
 	if err != nil {
 		return err
+	}
+	_, err = variables.SetFile(path, cfg.Tag, variables.WithRoot(cfg.Dir))
+	unchanged := errors.Is(err, variables.ErrUnchanged)
+	if err != nil && !unchanged {
+		return err
+	}
+	if cfg.Check != nil {
+		if err := cfg.Check(cfg.Dir); err != nil {
+			return fmt.Errorf("branch %s with IMAGE_TAG=%s, before committing: %w", cfg.Branch, cfg.Tag, err)
+		}
+	}
+	if unchanged {
+		res.Commit = head.Hash().String()
+		return fmt.Errorf("%s already holds %s: %w", cfg.File, cfg.Tag, ErrNothingToCommit)
 	}
 	wt, err := repo.Worktree()
 	if err != nil {

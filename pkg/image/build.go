@@ -75,9 +75,17 @@ func BuildGo(ctx context.Context, dir, pkg string, opts ...BuildOption) (Built, 
 	}
 	if o.binaryName == "" {
 		o.binaryName = path.Base(strings.TrimSuffix(pkg, "/"))
-		if o.binaryName == "." || o.binaryName == "" {
-			o.binaryName = filepath.Base(dir)
+		if o.binaryName == "." || o.binaryName == "" || o.binaryName == "/" {
+			// The module's root package: name it after the folder (`--source .` too).
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return Built{}, fmt.Errorf("resolving %s: %w", dir, err)
+			}
+			o.binaryName = filepath.Base(abs)
 		}
+	}
+	if o.binaryName == "." || o.binaryName == ".." || o.binaryName == "" || strings.ContainsAny(o.binaryName, `/\`) {
+		o.binaryName = "app"
 	}
 	tmp, err := os.MkdirTemp("", "tandem-build-")
 	if err != nil {

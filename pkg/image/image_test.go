@@ -211,16 +211,46 @@ func TestBuildOnBase(t *testing.T) {
 	}
 }
 
+// TestRepositories pins the one naming rule of every door: everything below the
+// registry path given.
 func TestRepositories(t *testing.T) {
-	svc, mig, err := image.Repositories("registry.gitlab.com/acme/", "shop", "", "")
-	if err != nil || svc != "registry.gitlab.com/acme/shop" || mig != "registry.gitlab.com/acme/shop-migration" {
-		t.Errorf("Repositories = %q %q %v", svc, mig, err)
+	tests := []struct {
+		registry, app, svc, mig, art string
+		want                         [3]string
+	}{
+		{"registry.gitlab.com/acme/shop", "shop", "", "", "", [3]string{"registry.gitlab.com/acme/shop/shop", "registry.gitlab.com/acme/shop/shop-migration", "registry.gitlab.com/acme/shop/shop/manifests"}},
+		{"registry.gitlab.com/acme/", "api", "", "", "", [3]string{"registry.gitlab.com/acme/api", "registry.gitlab.com/acme/api-migration", "registry.gitlab.com/acme/api/manifests"}},
+		{"oci://localhost:5000", "shop", "", "", "", [3]string{"localhost:5000/shop", "localhost:5000/shop-migration", "localhost:5000/shop/manifests"}},
+		{"localhost:5000", "shop", "localhost:5000/api", "", "", [3]string{"localhost:5000/api", "localhost:5000/api-migration", "localhost:5000/api/manifests"}},
+		{"localhost:5000", "shop", "", "localhost:5000/db", "oci://localhost:5000/k8s", [3]string{"localhost:5000/shop", "localhost:5000/db", "localhost:5000/k8s"}},
+		{"", "shop", "", "", "", [3]string{"", "", ""}},
 	}
-	svc, mig, err = image.Repositories("localhost:5000", "shop", "api", "db-migrate")
-	if err != nil || svc != "localhost:5000/api" || mig != "localhost:5000/db-migrate" {
-		t.Errorf("named Repositories = %q %q %v", svc, mig, err)
+	for _, tt := range tests {
+		svc, mig, art := image.Repositories(tt.registry, tt.app, tt.svc, tt.mig, tt.art)
+		if got := [3]string{svc, mig, art}; got != tt.want {
+			t.Errorf("Repositories(%q, %q, %q, %q, %q) = %q, want %q", tt.registry, tt.app, tt.svc, tt.mig, tt.art, got, tt.want)
+		}
+		for _, r := range []string{svc, mig, art} {
+			if r != "" && !strings.HasPrefix(r, strings.TrimSuffix(strings.TrimPrefix(tt.registry, "oci://"), "/")+"/") {
+				t.Errorf("%s is not below the registry path %s", r, tt.registry)
+			}
+		}
 	}
-	if _, _, err := image.Repositories("localhost:5000", "Shop!", "", ""); err == nil || !strings.Contains(err.Error(), `image repository "localhost:5000/Shop!"`) {
-		t.Errorf("bad app = %v", err)
+}
+
+func TestValidateRepository(t *testing.T) {
+	for repo, want := range map[string]string{
+		"registry.gitlab.com/acme/shop": "",
+		"localhost:5000/shop":           "",
+		"":                              "required",
+		"r.example.com/shop:v1":         "has a tag",
+		"r.example.com/shop@sha256:ab":  "has a digest",
+		"shop":                          "no registry host",
+		"r.example.com/Shop!":           "repository",
+	} {
+		err := image.ValidateRepository(repo)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("ValidateRepository(%q) = %v, want %q", repo, err, want)
+		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/tandem-ci/tandem/pkg/variables"
 )
 
-// ImagePublisher builds and publishes both images under tag.
+// ImagePublisher builds (or finds) and publishes both images under tag.
 type ImagePublisher interface {
 	PublishImages(ctx context.Context, tag string) (image.Result, error)
 }
@@ -41,10 +41,34 @@ type Watcher interface {
 	Watch(ctx context.Context, tag string) (cluster.Rollout, error)
 }
 
+// Describer is implemented by steps that can say what they would do.
+type Describer interface{ Describe(tag string) string }
+
+// Status is a step's outcome.
+type Status string
+
+// Step outcomes.
+const (
+	StatusPlanned   Status = "planned"   // Plan only: what Run would do
+	StatusDone      Status = "done"      // did it
+	StatusUnchanged Status = "unchanged" // already so; nothing written
+	StatusSkipped   Status = "skipped"   // not run (e.g. superseded)
+	StatusFailed    Status = "failed"
+)
+
+// Step names, in the order a release runs them.
+const (
+	StepImages    = "images"
+	StepCommit    = "commit"
+	StepArtifact  = "artifact"
+	StepReconcile = "reconcile"
+	StepWatch     = "watch"
+)
+
 // Step is one step's outcome.
 type Step struct {
 	Name     string        `json:"name"`
-	Status   string        `json:"status"` // done, unchanged, skipped, planned, failed
+	Status   Status        `json:"status"`
 	Detail   string        `json:"detail,omitempty"`
 	Duration time.Duration `json:"duration"`
 }
@@ -52,7 +76,7 @@ type Step struct {
 // Result is everything a release did.
 type Result struct {
 	Tag        string               `json:"tag"`
-	DryRun     bool                 `json:"dryRun,omitempty"`
+	Plan       *Plan                `json:"plan,omitempty"`
 	Superseded bool                 `json:"superseded,omitempty"`
 	Images     *image.Result        `json:"images,omitempty"`
 	Commit     *gitops.Result       `json:"commit,omitempty"`
@@ -63,133 +87,178 @@ type Result struct {
 	Duration   time.Duration        `json:"duration"`
 }
 
-// Release wires the steps. A nil step is skipped.
+// Release wires the steps of one resolved Plan. A nil step is skipped.
 type Release struct {
+	Plan           Plan
 	Images         ImagePublisher
 	Committer      Committer
 	Artifacts      ArtifactPusher
 	Reconciler     Reconciler
 	Watcher        Watcher
-	ManifestsPath  string          // folder inside the repository; default k8s
 	PushSuperseded bool            // push the artifact even when a newer tag is on the branch
-	Progress       func(step Step) // called after each step
+	Progress       func(step Step) // called after each step of Run
 }
 
-// describer is implemented by steps that can say what they would do (for --dry-run).
-type describer interface{ Describe(tag string) string }
+// New wires the standard steps for p: images (given: built here, by Dagger, or
+// prebuilt), the git commit with the image check before it, and the artifact push.
+func New(p Plan, images ImagePublisher, artifactOpts ...artifact.Option) *Release {
+	return &Release{
+		Plan:      p,
+		Images:    images,
+		Committer: &GitCommitter{Config: p.Commit(), Check: func(clone string) error { return CheckManifests(filepath.Join(clone, p.ManifestsPath), p) }},
+		Artifacts: &FluxArtifacts{Repository: p.ArtifactRepository, Options: append([]artifact.Option{artifact.WithSource(p.Source)}, artifactOpts...)},
+	}
+}
 
-// Run releases tag. On ErrSuperseded from the commit step the artifact push is skipped
-// (unless PushSuperseded) and Run returns the result with Superseded set and a nil error:
-// a newer release already owns the branch.
-func (r *Release) Run(ctx context.Context, tag string, dryRun bool) (Result, error) {
+func (r *Release) steps() []struct {
+	name string
+	step any
+} {
+	return []struct {
+		name string
+		step any
+	}{{StepImages, r.Images}, {StepCommit, r.Committer}, {StepArtifact, r.Artifacts}, {StepReconcile, r.Reconciler}, {StepWatch, r.Watcher}}
+}
+
+// Planned returns what Run would do, one planned step each, without doing anything.
+func (r *Release) Planned() Result {
+	p := r.Plan
+	res := Result{Tag: p.Tag, Plan: &p}
+	for _, s := range r.steps() {
+		if d, ok := s.step.(Describer); ok && s.step != nil {
+			res.Steps = append(res.Steps, Step{Name: s.name, Status: StatusPlanned, Detail: d.Describe(p.Tag)})
+		}
+	}
+	return res
+}
+
+// run records the steps of one Run.
+type run struct {
+	r   *Release
+	res *Result
+}
+
+// step times fn and records its outcome.
+func (x *run) step(name string, fn func() (Status, string, error)) error {
+	t := time.Now()
+	status, detail, err := fn()
+	if err != nil {
+		status = StatusFailed
+	}
+	s := Step{Name: name, Status: status, Detail: detail, Duration: time.Since(t)}
+	x.res.Steps = append(x.res.Steps, s)
+	if x.r.Progress != nil {
+		x.r.Progress(s)
+	}
+	return err
+}
+
+// Run releases the plan's tag. On ErrSuperseded from the commit step the artifact push
+// is skipped (unless PushSuperseded) and Run returns the result with Superseded set and
+// a nil error: a newer release already owns the branch.
+func (r *Release) Run(ctx context.Context) (res Result, err error) {
 	start := time.Now()
-	res := Result{Tag: tag, DryRun: dryRun}
-	if dryRun {
-		for _, s := range []struct {
-			name string
-			step any
-		}{{"images", r.Images}, {"commit", r.Committer}, {"artifact", r.Artifacts}, {"reconcile", r.Reconciler}, {"watch", r.Watcher}} {
-			if d, ok := s.step.(describer); ok {
-				res.Steps = append(res.Steps, Step{Name: s.name, Status: "planned", Detail: d.Describe(tag)})
-			}
-		}
-		return res, nil
-	}
-	record := func(s Step) {
-		res.Steps = append(res.Steps, s)
-		if r.Progress != nil {
-			r.Progress(s)
-		}
-	}
+	p := r.Plan
+	tag := p.Tag
+	res = Result{Tag: tag, Plan: &p}
+	x := &run{r: r, res: &res}
+	defer func() { res.Duration = time.Since(start) }()
+
 	if r.Images != nil {
-		t := time.Now()
-		img, err := r.Images.PublishImages(ctx, tag)
-		if err != nil {
-			record(Step{Name: "images", Status: "failed", Duration: time.Since(t)})
+		if err := x.step(StepImages, func() (Status, string, error) {
+			img, err := r.Images.PublishImages(ctx, tag)
+			if err != nil {
+				return "", "", err
+			}
+			res.Images = &img
+			return StatusDone, fmt.Sprintf("%s@%s, %s@%s (migration layers uploaded: %d)",
+				img.Service.Ref, img.Service.Digest, img.Migration.Ref, img.Migration.Digest, img.Migration.LayersUploaded), nil
+		}); err != nil {
 			return res, err
 		}
-		res.Images = &img
-		record(Step{Name: "images", Status: "done", Duration: time.Since(t), Detail: fmt.Sprintf("%s@%s, %s@%s (migration layers uploaded: %d)",
-			img.Service.Ref, img.Service.Digest, img.Migration.Ref, img.Migration.Digest, img.Migration.LayersUploaded)})
 	}
-	dir, revision := r.ManifestsPath, ""
-	if dir == "" {
-		dir = "k8s"
-	}
+	dir, revision := or(p.ManifestsPath, DefaultManifestsPath), ""
 	if r.Committer != nil {
-		t := time.Now()
-		c, err := r.Committer.Commit(ctx, tag)
-		res.Commit = &c
-		// The clone only serves the artifact push; the result keeps the commit, not the folder.
-		defer func() {
-			os.RemoveAll(c.Dir)
-			res.Commit.Dir = ""
-		}()
-		switch {
-		case errors.Is(err, gitops.ErrSuperseded):
-			res.Superseded = true
-			record(Step{Name: "commit", Status: "skipped", Detail: fmt.Sprintf("branch holds newer %s", c.Old), Duration: time.Since(t)})
-			if !r.PushSuperseded {
-				record(Step{Name: "artifact", Status: "skipped", Detail: "superseded by " + c.Old})
-				res.Duration = time.Since(start)
-				return res, nil
+		var c gitops.Result
+		err := x.step(StepCommit, func() (Status, string, error) {
+			var err error
+			c, err = r.Committer.Commit(ctx, tag)
+			res.Commit = &c
+			switch {
+			case errors.Is(err, gitops.ErrSuperseded):
+				res.Superseded = true
+				return StatusSkipped, fmt.Sprintf("branch holds newer %s", c.Old), nil
+			case errors.Is(err, gitops.ErrNothingToCommit):
+				return StatusUnchanged, c.Branch + " already at " + tag + " (" + short(c.Commit) + ")", nil
+			case err != nil:
+				return "", "", err
 			}
-		case errors.Is(err, gitops.ErrNothingToCommit):
-			record(Step{Name: "commit", Status: "unchanged", Detail: c.Branch + " already at " + tag + " (" + short(c.Commit) + ")", Duration: time.Since(t)})
-		case err != nil:
-			record(Step{Name: "commit", Status: "failed", Duration: time.Since(t)})
+			return StatusDone, fmt.Sprintf("%s %s -> %s on %s", short(c.Commit), c.Old, c.New, c.Branch), nil
+		})
+		// The clone only serves the artifact push; the result keeps the commit, not the folder.
+		if c.Dir != "" {
+			defer func() {
+				os.RemoveAll(c.Dir)
+				res.Commit.Dir = ""
+			}()
+		}
+		if err != nil {
 			return res, err
-		default:
-			record(Step{Name: "commit", Status: "done", Detail: fmt.Sprintf("%s %s -> %s on %s", short(c.Commit), c.Old, c.New, c.Branch), Duration: time.Since(t)})
+		}
+		if res.Superseded && !r.PushSuperseded {
+			x.step(StepArtifact, func() (Status, string, error) { return StatusSkipped, "superseded by " + c.Old, nil })
+			return res, nil
 		}
 		dir = filepath.Join(c.Dir, dir)
 		revision = artifact.Revision(c.Branch, c.Commit)
 		if res.Superseded {
 			// PushSuperseded: ship this release's tag on top of the branch head, uncommitted.
-			if _, err := variables.SetFile(filepath.Join(dir, "deployment-variables.yaml"), tag); err != nil {
-				return res, fmt.Errorf("setting %s in the artifact of a superseded release: %w", tag, err)
+			file := filepath.Join(c.Dir, filepath.FromSlash(or(p.VariablesFile, variables.DefaultFile)))
+			if _, err := variables.SetFile(file, tag, variables.WithRoot(c.Dir)); err != nil {
+				return res, fmt.Errorf("setting %s in %s for the artifact of a superseded release: %w", tag, p.VariablesFile, err)
 			}
 		}
 	}
 	if r.Artifacts != nil {
-		t := time.Now()
-		a, err := r.Artifacts.PushArtifact(ctx, dir, tag, revision)
-		if err != nil {
-			record(Step{Name: "artifact", Status: "failed", Duration: time.Since(t)})
+		if err := x.step(StepArtifact, func() (Status, string, error) {
+			a, err := r.Artifacts.PushArtifact(ctx, dir, tag, revision)
+			if err != nil {
+				return "", "", err
+			}
+			res.Artifact = &a
+			if a.Unchanged {
+				return StatusUnchanged, a.Digest, nil
+			}
+			return StatusDone, a.Digest, nil
+		}); err != nil {
 			return res, err
 		}
-		res.Artifact = &a
-		status := "done"
-		if a.Unchanged {
-			status = "unchanged"
-		}
-		record(Step{Name: "artifact", Status: status, Detail: a.Digest, Duration: time.Since(t)})
 	}
 	if r.Reconciler != nil {
-		t := time.Now()
-		rec, err := r.Reconciler.Reconcile(ctx)
-		res.Reconciled = rec
-		if err != nil {
-			record(Step{Name: "reconcile", Status: "failed", Duration: time.Since(t)})
+		if err := x.step(StepReconcile, func() (Status, string, error) {
+			rec, err := r.Reconciler.Reconcile(ctx)
+			res.Reconciled = rec
+			var objs []string
+			for _, o := range rec {
+				objs = append(objs, o.Object+" at "+o.Revision)
+			}
+			return StatusDone, strings.Join(objs, ", "), err
+		}); err != nil {
 			return res, err
 		}
-		var objs []string
-		for _, o := range rec {
-			objs = append(objs, o.Object+" at "+o.Revision)
-		}
-		record(Step{Name: "reconcile", Status: "done", Detail: strings.Join(objs, ", "), Duration: time.Since(t)})
 	}
 	if r.Watcher != nil {
-		t := time.Now()
-		ro, err := r.Watcher.Watch(ctx, tag)
-		res.Rollout = &ro
-		if err != nil {
-			record(Step{Name: "watch", Status: "failed", Detail: ro.Job.Reason, Duration: time.Since(t)})
+		if err := x.step(StepWatch, func() (Status, string, error) {
+			ro, err := r.Watcher.Watch(ctx, tag)
+			res.Rollout = &ro
+			if err != nil {
+				return "", ro.Job.Reason, err
+			}
+			return StatusDone, fmt.Sprintf("%s complete, %s %d/%d available", ro.Job.Name, ro.Deployment, ro.Available, ro.Replicas), nil
+		}); err != nil {
 			return res, err
 		}
-		record(Step{Name: "watch", Status: "done", Detail: fmt.Sprintf("%s complete, %s %d/%d available", ro.Job.Name, ro.Deployment, ro.Available, ro.Replicas), Duration: time.Since(t)})
 	}
-	res.Duration = time.Since(start)
 	return res, nil
 }
 

@@ -39,8 +39,12 @@ func (g *GoImages) Describe(tag string) string {
 	return fmt.Sprintf("build %s in %s once; push %s:%s and %s:%s", g.Package, g.Dir, g.ServiceRepo, tag, g.MigrationRepo, tag)
 }
 
-// GitCommitter commits with pkg/gitops.
-type GitCommitter struct{ Config gitops.Config }
+// GitCommitter commits with pkg/gitops. Check, when set, runs on the clone after the
+// bump and before the commit (New sets it to CheckManifests).
+type GitCommitter struct {
+	Config gitops.Config
+	Check  func(clone string) error
+}
 
 var _ Committer = (*GitCommitter)(nil)
 
@@ -48,6 +52,9 @@ var _ Committer = (*GitCommitter)(nil)
 func (g *GitCommitter) Commit(ctx context.Context, tag string) (gitops.Result, error) {
 	cfg := g.Config
 	cfg.Tag = tag
+	if g.Check != nil {
+		cfg.Check = g.Check
+	}
 	return gitops.Bump(ctx, cfg)
 }
 
@@ -57,7 +64,11 @@ func (g *GitCommitter) Describe(tag string) string {
 	if file == "" {
 		file = "k8s/deployment-variables.yaml"
 	}
-	return fmt.Sprintf("set IMAGE_TAG=%s in %s on %s of %s, commit [skip ci], push", tag, file, g.Config.Branch, gitops.StripCredentials(g.Config.URL))
+	check := ""
+	if g.Check != nil {
+		check = ", check the images the manifests run"
+	}
+	return fmt.Sprintf("set IMAGE_TAG=%s in %s on %s of %s%s, commit [skip ci], push", tag, file, g.Config.Branch, gitops.StripCredentials(g.Config.URL), check)
 }
 
 // FluxArtifacts pushes with pkg/artifact to <Repository>:<tag>.
@@ -123,4 +134,23 @@ func (w *RolloutWatcher) Watch(ctx context.Context, tag string) (cluster.Rollout
 // Describe says what Watch would do.
 func (w *RolloutWatcher) Describe(tag string) string {
 	return fmt.Sprintf("wait for job %s/%s-migration-%s, then deployment %s to roll out", w.Namespace, w.App, tag, w.App)
+}
+
+// PrebuiltImages finds both images in the registry instead of building them: for images
+// built elsewhere (kaniko, Docker, Dagger, non-Go stacks).
+type PrebuiltImages struct {
+	ServiceRepo, MigrationRepo string
+	Options                    []image.PublishOption
+}
+
+var _ ImagePublisher = (*PrebuiltImages)(nil)
+
+// PublishImages implements ImagePublisher: it checks both <repo>:<tag> exist.
+func (p *PrebuiltImages) PublishImages(ctx context.Context, tag string) (image.Result, error) {
+	return image.Find(ctx, p.ServiceRepo, p.MigrationRepo, tag, p.Options...)
+}
+
+// Describe says what PublishImages would do.
+func (p *PrebuiltImages) Describe(tag string) string {
+	return fmt.Sprintf("check %s:%s and %s:%s exist (prebuilt), build nothing", p.ServiceRepo, tag, p.MigrationRepo, tag)
 }

@@ -17,12 +17,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/tandem-ci/tandem/internal/gitserver"
-	"github.com/tandem-ci/tandem/internal/testcluster"
+	"github.com/tandem-ci/tandem/internal/localcluster"
 	"github.com/tandem-ci/tandem/pkg/artifact"
-	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/release"
+	tagpkg "github.com/tandem-ci/tandem/pkg/tag"
 )
 
 // Config says what to ship.
@@ -73,7 +73,9 @@ type run struct {
 	tmp   string
 	reg   string
 	kc    authn.Keychain
-	rel   *release.Release
+	repo  string       // the git server's repository URL
+	src   string       // the example's copy the images are built from
+	plan  release.Plan // of the last release
 	// applied counts the objects of the last apply.
 	applied int
 }
@@ -85,7 +87,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if _, err := os.Stat(filepath.Join(cfg.Example, "k8s", "kustomization.yaml")); err != nil {
 		return res, fmt.Errorf("example %s not found (run from tandem's repository root or pass --example): %w", cfg.Example, err)
 	}
-	if _, ok := testcluster.Dir(); cfg.Cluster && !ok {
+	if _, ok := localcluster.Dir(); cfg.Cluster && !ok {
 		return res, ErrNoControlPlane
 	}
 	var err error
@@ -154,10 +156,12 @@ func (r *run) startRegistry() (func(), error) {
 func (r *run) startGit() (*gitserver.Server, error) {
 	t := time.Now()
 	src := filepath.Join(r.tmp, "src")
+	r.src = src
 	if err := os.CopyFS(src, os.DirFS(r.cfg.Example)); err != nil {
 		return nil, fmt.Errorf("copying %s: %w", r.cfg.Example, err)
 	}
-	spec := manifest.Spec{App: r.cfg.App, Namespace: r.cfg.App, Image: r.reg + "/" + r.cfg.App,
+	svc, mig, _ := image.Repositories(r.reg, r.cfg.App, "", "", "")
+	spec := manifest.Spec{App: r.cfg.App, Namespace: r.cfg.App, Image: svc, MigrationImage: mig,
 		MigrationCommand: []string{"/app/" + r.cfg.App, "migrate", "up"}, WaiterImage: manifest.TandemWaiterImage, WaiterLogs: true, Tag: "v1.0.0"}
 	if _, err := manifest.Render(filepath.Join(src, "k8s"), spec, manifest.WithForce()); err != nil {
 		return nil, err
@@ -172,20 +176,24 @@ func (r *run) startGit() (*gitserver.Server, error) {
 		git.Close()
 		return nil, err
 	}
-	r.rel = &release.Release{
-		Images: &release.GoImages{Dir: src, Package: r.cfg.Package, ServiceRepo: r.reg + "/" + r.cfg.App, MigrationRepo: r.reg + "/" + r.cfg.App + "-migration",
-			BuildOptions: []image.BuildOption{image.WithBinaryName(r.cfg.App)}, PublishOptions: []image.PublishOption{image.WithKeychain(r.kc)}},
-		Committer: &release.GitCommitter{Config: gitops.Config{URL: r.res.Repo, Branch: "main", Username: "demo", Password: "demo-token", App: r.cfg.App}},
-		Artifacts: &release.FluxArtifacts{Repository: r.reg + "/" + r.cfg.App + "/manifests", Options: []artifact.Option{artifact.WithKeychain(r.kc), artifact.WithSource(r.res.Repo)}},
-	}
+	r.repo = r.res.Repo
 	r.step("git", time.Since(t), "git server (git http-backend) holding %s with k8s/ for the local registry: %s", r.cfg.Example, r.res.Repo)
 	return git, nil
 }
 
 // release runs the CI side for tag, one progress line per release step.
 func (r *run) release(ctx context.Context, tag string) error {
-	r.rel.Progress = func(s release.Step) { r.step(s.Name, s.Duration, "%s: %s", tag, s.Detail) }
-	res, err := r.rel.Run(ctx, tag, false)
+	p, err := release.Resolve(release.Config{App: r.cfg.App, Registry: r.reg, Tag: tagpkg.Config{Explicit: tag},
+		RepoURL: r.repo, Branch: "main", GitUsername: "demo", GitToken: "demo-token"})
+	if err != nil {
+		return err
+	}
+	r.plan = p
+	imgs := &release.GoImages{Dir: r.src, Package: r.cfg.Package, ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository,
+		BuildOptions: []image.BuildOption{image.WithBinaryName(r.cfg.App)}, PublishOptions: []image.PublishOption{image.WithKeychain(r.kc)}}
+	rel := release.New(p, imgs, artifact.WithKeychain(r.kc))
+	rel.Progress = func(s release.Step) { r.step(s.Name, s.Duration, "%s: %s", tag, s.Detail) }
+	res, err := rel.Run(ctx)
 	r.res.Release = res
 	if err != nil {
 		return fmt.Errorf("release %s: %w", tag, err)
@@ -198,7 +206,7 @@ func (r *run) verify(ctx context.Context, tag string) error {
 	t := time.Now()
 	dir := filepath.Join(r.tmp, "pulled-"+tag)
 	client := oci.NewClient([]crane.Option{crane.WithAuthFromKeychain(r.kc)})
-	if _, err := client.Pull(ctx, r.reg+"/"+r.cfg.App+"/manifests:"+tag, dir); err != nil {
+	if _, err := client.Pull(ctx, r.plan.ArtifactRepository+":"+tag, dir); err != nil {
 		return fmt.Errorf("pulling the artifact back: %w", err)
 	}
 	m, err := manifest.Build(dir)
@@ -211,7 +219,7 @@ func (r *run) verify(ctx context.Context, tag string) error {
 	}
 	r.res.Rendered = rd
 	wantJob := r.cfg.App + "-migration-" + tag
-	if rd.JobName != wantJob || rd.WaitsFor != wantJob || rd.ServiceImage != r.reg+"/"+r.cfg.App+":"+tag || rd.MigrationImage != r.reg+"/"+r.cfg.App+"-migration:"+tag {
+	if rd.JobName != wantJob || rd.WaitsFor != wantJob || rd.ServiceImage != r.plan.ServiceImage || rd.MigrationImage != r.plan.MigrationImage {
 		return fmt.Errorf("rendered artifact is inconsistent: %+v", rd)
 	}
 	r.step("render", time.Since(t), "artifact pulled back and built: Job %s, waiter waits for %s, images %s and %s",

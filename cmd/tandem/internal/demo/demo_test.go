@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ci/tandem/cmd/tandem/internal/demo"
 	"github.com/tandem-ci/tandem/internal/testcluster"
-	"github.com/tandem-ci/tandem/pkg/demo"
 )
 
 func config(out *bytes.Buffer) demo.Config {
 	cfg := demo.DefaultConfig()
-	cfg.Example = "../../examples/go-postgres"
+	cfg.Example = "../../../../examples/go-postgres"
 	cfg.Out = out
 	return cfg
 }

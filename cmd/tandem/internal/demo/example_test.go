@@ -3,7 +3,7 @@ package demo_test
 import (
 	"fmt"
 
-	"github.com/tandem-ci/tandem/pkg/demo"
+	"github.com/tandem-ci/tandem/cmd/tandem/internal/demo"
 )
 
 func ExampleDefaultConfig() {

@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/tandem-ci/tandem/internal/testcluster"
+	"github.com/tandem-ci/tandem/internal/localcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 )
@@ -39,12 +39,12 @@ type ClusterResult struct {
 
 func (r *run) cluster(ctx context.Context) error {
 	t := time.Now()
-	c, err := testcluster.Start(testcluster.WithControllers())
+	c, err := localcluster.Start(localcluster.WithControllers())
 	if err != nil {
 		return err
 	}
 	defer c.Stop()
-	r.step("cluster", time.Since(t), "kube-apiserver, etcd, controller-manager, scheduler and kwok (fake node %s) with Flux CRDs", testcluster.NodeName)
+	r.step("cluster", time.Since(t), "kube-apiserver, etcd, controller-manager, scheduler and kwok (fake node %s) with Flux CRDs", localcluster.NodeName)
 	ns := r.cfg.App
 	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return err
@@ -87,7 +87,7 @@ func (r *run) cluster(ctx context.Context) error {
 	}
 	job := r.cfg.App + "-migration-v1.2.0"
 	failedAt := make(chan time.Time, 1)
-	go func() { failedAt <- testcluster.FailJobPod(ctx, c.Kube, ns, job) }()
+	go func() { failedAt <- localcluster.FailJobPod(ctx, c.Kube, ns, job) }()
 	go func() {
 		_, err := cluster.WaitForJob(ctx, waiter, ns, job, cluster.WithTimeout(2*time.Minute))
 		gate <- err
@@ -109,7 +109,7 @@ func (r *run) cluster(ctx context.Context) error {
 // apply pulls tag's artifact and applies it. With failMigration the Job's pod is kept
 // off kwok's node so the demo can fail it the way a kubelet does when the migration
 // command exits 1 (kwok runs no containers).
-func (r *run) apply(ctx context.Context, c *testcluster.Cluster, tag string, failMigration bool) error {
+func (r *run) apply(ctx context.Context, c *localcluster.Cluster, tag string, failMigration bool) error {
 	if tag != "v1.1.0" {
 		if err := r.verify(ctx, tag); err != nil {
 			return err
@@ -146,7 +146,7 @@ func keepOffNode(m resmap.ResMap) error {
 
 // serviceAccount returns a client authenticated as the rendered ServiceAccount (real
 // RBAC: only what rbac.yaml grants).
-func serviceAccount(ctx context.Context, c *testcluster.Cluster, ns, name string) (kubernetes.Interface, error) {
+func serviceAccount(ctx context.Context, c *localcluster.Cluster, ns, name string) (kubernetes.Interface, error) {
 	tok, err := c.Kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("token for ServiceAccount %s/%s: %w", ns, name, err)

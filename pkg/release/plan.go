@@ -1,0 +1,285 @@
+package release
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"text/template"
+
+	"github.com/tandem-ci/tandem/pkg/artifact"
+	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/gitops"
+	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/tag"
+	"github.com/tandem-ci/tandem/pkg/variables"
+)
+
+// Defaults every door shares (CLI, Dagger module, GitLab component, demo, tandem init).
+const (
+	DefaultManifestsPath = "k8s"
+	DefaultFluxNamespace = "flux-system"
+	DefaultGitUsername   = "tandem"
+	DefaultAuthorName    = "tandem"
+	DefaultAuthorEmail   = "tandem@localhost"
+)
+
+// ErrInvalidConfig marks a release configuration that cannot be planned.
+var ErrInvalidConfig = errors.New("invalid release configuration")
+
+// Config is what a door into a release fills: the CLI from flags and GitLab's
+// predefined variables, the Dagger module from its arguments, the GitLab component from
+// its inputs. Resolve derives every name from it in one place.
+type Config struct {
+	App string
+	// Registry is the project's registry path, e.g. $CI_REGISTRY_IMAGE: every default
+	// repository lives below it.
+	Registry string
+	// Overrides, full repositories without tag; empty: derived (see Resolve).
+	ServiceRepository   string
+	MigrationRepository string
+	ArtifactRepository  string
+
+	// ManifestsPath is the kustomization folder inside the repository (default k8s);
+	// VariablesFile the file holding IMAGE_TAG (default <ManifestsPath>/deployment-variables.yaml).
+	ManifestsPath string
+	VariablesFile string
+
+	Tag tag.Config
+
+	RepoURL          string // git repository the bump is pushed to; credentials in it are moved out
+	Branch           string
+	GitUsername      string // default "tandem" (deploy tokens need their own username)
+	GitToken         string //nolint:gosec // a credential, never printed
+	AuthorName       string
+	AuthorEmail      string
+	Message          string // commit message template over .App .Tag .Old
+	PushOptionCISkip bool
+	SourceURL        string // artifact source annotation; default RepoURL, credentials stripped
+
+	RegistryUsername string
+	RegistryPassword string //nolint:gosec // a credential, never printed
+
+	// Prebuilt: the images were built elsewhere; the release checks both exist.
+	Prebuilt bool
+
+	FluxNamespace     string // default flux-system
+	FluxSource        string // OCIRepository; default App
+	FluxKustomization string // default FluxSource; "-" for none
+}
+
+// Plan is a resolved, validated Config: every name a release uses, decided before
+// anything is pushed. Credentials are kept out of its JSON form.
+type Plan struct {
+	Tag       string     `json:"tag"`
+	TagSource tag.Source `json:"tagSource"`
+	App       string     `json:"app"`
+	JobName   string     `json:"jobName"`
+
+	ServiceRepository   string `json:"serviceRepository"`
+	MigrationRepository string `json:"migrationRepository"`
+	ArtifactRepository  string `json:"artifactRepository"`
+	ServiceImage        string `json:"serviceImage"`   // repository:tag
+	MigrationImage      string `json:"migrationImage"` // repository:tag
+	ArtifactURL         string `json:"artifactURL"`    // oci://repository:tag
+	Prebuilt            bool   `json:"prebuilt,omitempty"`
+
+	ManifestsPath string `json:"manifestsPath"`
+	VariablesFile string `json:"variablesFile"`
+
+	RepoURL          string `json:"repoURL"` // without credentials
+	Branch           string `json:"branch"`
+	GitUsername      string `json:"gitUsername"`
+	AuthorName       string `json:"authorName"`
+	AuthorEmail      string `json:"authorEmail"`
+	Message          string `json:"message"`
+	PushOptionCISkip bool   `json:"pushOptionCISkip,omitempty"`
+	Source           string `json:"source"` // artifact annotation, without credentials
+
+	RegistryUsername string `json:"registryUsername,omitempty"`
+
+	FluxNamespace     string `json:"fluxNamespace"`
+	FluxSource        string `json:"fluxSource"`
+	FluxKustomization string `json:"fluxKustomization,omitempty"`
+
+	gitToken         string
+	registryPassword string
+}
+
+// GitToken is the token the commit is pushed with.
+func (p Plan) GitToken() string { return p.gitToken }
+
+// RegistryPassword is the password given for the registry (empty: other credential sources).
+func (p Plan) RegistryPassword() string { return p.registryPassword }
+
+// Resolve validates cfg for a whole release (images, commit, artifact) and derives the
+// plan. Every problem is reported at once, naming the input, so a release never pushes
+// an image before finding out it cannot commit.
+func Resolve(cfg Config) (Plan, error) {
+	return ResolveSteps(cfg, StepImages, StepCommit, StepArtifact)
+}
+
+// ResolveSteps is Resolve for a release running only steps (e.g. `tandem commit`): the
+// inputs other steps need may be missing. Names are derived the same way.
+func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	needs := func(step string) bool { return slices.Contains(steps, step) }
+
+	p := Plan{App: cfg.App, Prebuilt: cfg.Prebuilt, Branch: cfg.Branch, PushOptionCISkip: cfg.PushOptionCISkip,
+		RegistryUsername: cfg.RegistryUsername, registryPassword: cfg.RegistryPassword}
+
+	// The repository first: the app name defaults to its name.
+	if cfg.RepoURL != "" {
+		u, err := url.Parse(cfg.RepoURL)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			bad("repository URL %q: want https://host/group/project.git (scp-style git@host:path is not supported)", gitops.StripCredentials(cfg.RepoURL))
+		} else {
+			p.GitUsername, p.gitToken = cfg.GitUsername, cfg.GitToken
+			if u.User != nil {
+				if p.GitUsername == "" {
+					p.GitUsername = u.User.Username()
+				}
+				if pw, ok := u.User.Password(); ok && p.gitToken == "" {
+					p.gitToken = pw
+				}
+			}
+			p.RepoURL = gitops.StripCredentials(cfg.RepoURL)
+			if p.App == "" {
+				p.App = strings.TrimSuffix(path.Base(u.Path), ".git")
+			}
+		}
+	} else if needs(StepCommit) {
+		bad("repository URL: required (--repo-url, or $CI_PROJECT_URL, or a checkout with an origin)")
+	}
+	p.GitUsername = or(p.GitUsername, DefaultGitUsername)
+
+	t, err := tag.Compute(cfg.Tag)
+	if err != nil {
+		bad("tag: %v", err)
+	} else {
+		p.Tag, p.TagSource = t.Tag, t.Source
+	}
+	if p.App == "" {
+		bad("app: required (--app, or $CI_PROJECT_NAME)")
+	} else if p.Tag != "" {
+		if p.JobName, err = tag.JobName(p.App, p.Tag); err != nil {
+			bad("app/tag: %v", err)
+		}
+	}
+
+	p.ServiceRepository, p.MigrationRepository, p.ArtifactRepository = image.Repositories(cfg.Registry, p.App, cfg.ServiceRepository, cfg.MigrationRepository, cfg.ArtifactRepository)
+	var repos []struct{ field, value string }
+	if needs(StepImages) {
+		repos = append(repos, struct{ field, value string }{"service repository", p.ServiceRepository}, struct{ field, value string }{"migration repository", p.MigrationRepository})
+	}
+	if needs(StepArtifact) {
+		repos = append(repos, struct{ field, value string }{"artifact repository", p.ArtifactRepository})
+	}
+	for _, r := range repos {
+		if r.value == "" {
+			bad("%s: required: give the registry path (--registry, or $CI_REGISTRY_IMAGE) and the app", r.field)
+		} else if err := image.ValidateRepository(r.value); err != nil {
+			bad("%s %q: %v", r.field, r.value, err)
+		}
+	}
+	if needs(StepImages) && p.ServiceRepository != "" && p.ServiceRepository == p.MigrationRepository {
+		bad("migration repository %q: must differ from the service repository", p.MigrationRepository)
+	}
+	if p.Tag != "" {
+		if p.ServiceRepository != "" {
+			p.ServiceImage = p.ServiceRepository + ":" + p.Tag
+		}
+		if p.MigrationRepository != "" {
+			p.MigrationImage = p.MigrationRepository + ":" + p.Tag
+		}
+		if p.ArtifactRepository != "" {
+			p.ArtifactURL = artifact.URL(p.ArtifactRepository, p.Tag)
+		}
+	}
+
+	p.ManifestsPath = or(cleanRel(cfg.ManifestsPath), DefaultManifestsPath)
+	p.VariablesFile = cleanRel(cfg.VariablesFile)
+	if p.VariablesFile == "" {
+		p.VariablesFile = path.Join(p.ManifestsPath, path.Base(variables.DefaultFile))
+	}
+	if needs(StepCommit) {
+		for _, f := range []struct{ field, value string }{{"manifests path", p.ManifestsPath}, {"variables file", p.VariablesFile}} {
+			if path.IsAbs(f.value) || f.value == ".." || strings.HasPrefix(f.value, "../") {
+				bad("%s %q: must be a path inside the repository (relative, no ..)", f.field, f.value)
+			}
+		}
+		if cfg.Branch == "" {
+			bad("branch: required (--branch, or $CI_COMMIT_BRANCH)")
+		}
+	}
+	p.AuthorName, p.AuthorEmail = or(cfg.AuthorName, DefaultAuthorName), or(cfg.AuthorEmail, DefaultAuthorEmail)
+	p.Message = or(cfg.Message, gitops.DefaultMessage)
+	if err := checkMessage(p.Message); err != nil && needs(StepCommit) {
+		bad("commit message: %v", err)
+	}
+	if src := or(cfg.SourceURL, cfg.RepoURL); src != "" {
+		p.Source = gitops.StripCredentials(src)
+	}
+
+	p.FluxNamespace = or(cfg.FluxNamespace, DefaultFluxNamespace)
+	p.FluxSource = or(cfg.FluxSource, p.App)
+	p.FluxKustomization = or(cfg.FluxKustomization, p.FluxSource)
+	if p.FluxKustomization == "-" {
+		p.FluxKustomization = ""
+	}
+	if len(errs) > 0 {
+		return p, fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(errs, "\n  "))
+	}
+	return p, nil
+}
+
+// Commit is the gitops configuration of the plan's commit step.
+func (p Plan) Commit() gitops.Config {
+	return gitops.Config{URL: p.RepoURL, Branch: p.Branch, Username: p.GitUsername, Password: p.gitToken,
+		File: p.VariablesFile, Tag: p.Tag, App: p.App, Message: p.Message,
+		AuthorName: p.AuthorName, AuthorEmail: p.AuthorEmail, SkipCIPush: p.PushOptionCISkip}
+}
+
+// FluxTargets are the Flux objects a reconcile asks for.
+func (p Plan) FluxTargets() []cluster.Target {
+	k := p.FluxKustomization
+	if k == "" {
+		k = "-"
+	}
+	return cluster.FluxTargets(p.FluxNamespace, p.FluxSource, k)
+}
+
+// checkMessage renders the template with sample values, so a broken one fails before
+// anything is pushed.
+func checkMessage(msg string) error {
+	t, err := template.New("message").Option("missingkey=error").Parse(msg)
+	if err != nil {
+		return fmt.Errorf("template %q: %w", msg, err)
+	}
+	if err := t.Execute(&bytes.Buffer{}, map[string]string{"App": "app", "Tag": "v1.0.0", "Old": "v0.1.0"}); err != nil {
+		return fmt.Errorf("template %q: %w", msg, err)
+	}
+	return nil
+}
+
+func cleanRel(p string) string {
+	if p == "" {
+		return ""
+	}
+	p = path.Clean(strings.ReplaceAll(p, `\`, "/"))
+	if p == "." {
+		return ""
+	}
+	return strings.TrimPrefix(p, "./")
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
