@@ -6,12 +6,14 @@ import (
 	"dagger/tandem/internal/dagger"
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
+	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
 )
 
 // PushArtifact pushes the manifests folder as a Flux OCI artifact to
 // oci://<repository>:<tag> with Flux's media types and source/revision annotations.
 // Returns the artifact digest.
+// +cache="never"
 func (m *Tandem) PushArtifact(
 	ctx context.Context,
 	// Project source
@@ -51,7 +53,7 @@ func (m *Tandem) PushArtifact(
 	}
 	opts := []artifact.Option{
 		artifact.WithKeychain(image.Keychain(image.Credentials{Username: username, Password: pw}, nil)),
-		artifact.WithRevision(revision), artifact.WithSource(sourceUrl), artifact.WithExtraTags(extraTags...),
+		artifact.WithRevision(revision), artifact.WithSource(gitops.StripCredentials(sourceUrl)), artifact.WithExtraTags(extraTags...),
 	}
 	res, err := artifact.Push(ctx, artifact.URL(repository, tag), dir, opts...)
 	return res.Digest, err

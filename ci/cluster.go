@@ -14,6 +14,7 @@ import (
 
 // Reconcile asks Flux to reconcile the OCIRepository (then the Kustomization) and waits
 // until Ready, as `flux reconcile` does.
+// +cache="never"
 func (m *Tandem) Reconcile(
 	ctx context.Context,
 	// Kubeconfig with access to the Flux objects

@@ -129,6 +129,70 @@ func (r *Published) UnmarshalJSON(bs []byte) error {
 	return nil
 }
 
+func (r ReleaseResult) MarshalJSON() ([]byte, error) {
+	var concrete struct {
+		Tag            string
+		JobName        string
+		ServiceImage   string
+		MigrationImage string
+		Commit         string
+		VariablesFile  string
+		ArtifactUrl    string
+		ArtifactDigest string
+		Superseded     bool
+		Planned        bool
+		Steps          []string
+		Json           string
+	}
+	concrete.Tag = r.Tag
+	concrete.JobName = r.JobName
+	concrete.ServiceImage = r.ServiceImage
+	concrete.MigrationImage = r.MigrationImage
+	concrete.Commit = r.Commit
+	concrete.VariablesFile = r.VariablesFile
+	concrete.ArtifactUrl = r.ArtifactUrl
+	concrete.ArtifactDigest = r.ArtifactDigest
+	concrete.Superseded = r.Superseded
+	concrete.Planned = r.Planned
+	concrete.Steps = r.Steps
+	concrete.Json = r.Json
+	return json.Marshal(&concrete)
+}
+
+func (r *ReleaseResult) UnmarshalJSON(bs []byte) error {
+	var concrete struct {
+		Tag            string
+		JobName        string
+		ServiceImage   string
+		MigrationImage string
+		Commit         string
+		VariablesFile  string
+		ArtifactUrl    string
+		ArtifactDigest string
+		Superseded     bool
+		Planned        bool
+		Steps          []string
+		Json           string
+	}
+	err := json.Unmarshal(bs, &concrete)
+	if err != nil {
+		return err
+	}
+	r.Tag = concrete.Tag
+	r.JobName = concrete.JobName
+	r.ServiceImage = concrete.ServiceImage
+	r.MigrationImage = concrete.MigrationImage
+	r.Commit = concrete.Commit
+	r.VariablesFile = concrete.VariablesFile
+	r.ArtifactUrl = concrete.ArtifactUrl
+	r.ArtifactDigest = concrete.ArtifactDigest
+	r.Superseded = concrete.Superseded
+	r.Planned = concrete.Planned
+	r.Steps = concrete.Steps
+	r.Json = concrete.Json
+	return nil
+}
+
 func main() {
 	ctx := context.Background()
 
@@ -366,7 +430,21 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg pushOptionCiSkip", err))
 				}
 			}
-			return (*Tandem).Commit(&parent, ctx, repoUrl, branch, token, tag, app, username, file, pushOptionCiSkip)
+			var authorName string
+			if inputArgs["authorName"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["authorName"]), &authorName)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorName", err))
+				}
+			}
+			var authorEmail string
+			if inputArgs["authorEmail"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["authorEmail"]), &authorEmail)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorEmail", err))
+				}
+			}
+			return (*Tandem).Commit(&parent, ctx, repoUrl, branch, token, tag, app, username, file, pushOptionCiSkip, authorName, authorEmail)
 		case "Lint":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)
@@ -632,6 +710,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitToken", err))
 				}
 			}
+			var gitUsername string
+			if inputArgs["gitUsername"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gitUsername"]), &gitUsername)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitUsername", err))
+				}
+			}
 			var tag string
 			if inputArgs["tag"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["tag"]), &tag)
@@ -674,6 +759,20 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryPassword", err))
 				}
 			}
+			var serviceRepository string
+			if inputArgs["serviceRepository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["serviceRepository"]), &serviceRepository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg serviceRepository", err))
+				}
+			}
+			var migrationRepository string
+			if inputArgs["migrationRepository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["migrationRepository"]), &migrationRepository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg migrationRepository", err))
+				}
+			}
 			var artifactRepository string
 			if inputArgs["artifactRepository"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["artifactRepository"]), &artifactRepository)
@@ -686,6 +785,34 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				err = json.Unmarshal([]byte(inputArgs["path"]), &path)
 				if err != nil {
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg path", err))
+				}
+			}
+			var file string
+			if inputArgs["file"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["file"]), &file)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg file", err))
+				}
+			}
+			var authorName string
+			if inputArgs["authorName"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["authorName"]), &authorName)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorName", err))
+				}
+			}
+			var authorEmail string
+			if inputArgs["authorEmail"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["authorEmail"]), &authorEmail)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorEmail", err))
+				}
+			}
+			var prebuilt bool
+			if inputArgs["prebuilt"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["prebuilt"]), &prebuilt)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prebuilt", err))
 				}
 			}
 			var kubeconfig *dagger.Secret
@@ -716,7 +843,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dryRun", err))
 				}
 			}
-			return (*Tandem).Release(&parent, ctx, source, app, registry, repoUrl, branch, gitToken, tag, pipelineId, commitSha, tagFormat, registryUsername, registryPassword, artifactRepository, path, kubeconfig, fluxNamespace, fluxName, dryRun)
+			return (*Tandem).Release(&parent, ctx, source, app, registry, repoUrl, branch, gitToken, gitUsername, tag, pipelineId, commitSha, tagFormat, registryUsername, registryPassword, serviceRepository, migrationRepository, artifactRepository, path, file, authorName, authorEmail, prebuilt, kubeconfig, fluxNamespace, fluxName, dryRun)
 		case "Render":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 
+	"dagger/tandem/doors"
 	"dagger/tandem/internal/dagger"
 
 	"github.com/tandem-ci/tandem/pkg/gitops"
+	"github.com/tandem-ci/tandem/pkg/release"
 )
 
 // Commit clones branch, sets IMAGE_TAG, commits "… [skip ci]" and pushes, retrying on
 // concurrent pushes and never moving the tag backwards. Returns the commit SHA.
+// +cache="never"
 func (m *Tandem) Commit(
 	ctx context.Context,
 	// Repository URL, e.g. https://gitlab.com/acme/shop.git
@@ -21,10 +24,10 @@ func (m *Tandem) Commit(
 	token *dagger.Secret,
 	// The release tag
 	tag string,
-	// App name for the commit message
+	// App name for the commit message (default: the repository's name)
 	// +optional
 	app string,
-	// Git user for the token
+	// Git user for the token (deploy tokens need theirs)
 	// +optional
 	// +default="tandem"
 	username string,
@@ -35,23 +38,27 @@ func (m *Tandem) Commit(
 	// Also send the push option ci.skip
 	// +optional
 	pushOptionCiSkip bool,
+	// Commit author name (e.g. $GITLAB_USER_NAME)
+	// +optional
+	authorName string,
+	// Commit author email (e.g. $GITLAB_USER_EMAIL)
+	// +optional
+	authorEmail string,
 ) (string, error) {
-	cfg, err := commitConfig(ctx, repoUrl, branch, token, app, username, file, pushOptionCiSkip)
+	pw, err := plaintext(ctx, token)
 	if err != nil {
 		return "", err
 	}
-	cfg.Tag = tag
-	res, err := gitops.Bump(ctx, cfg)
+	cfg := doors.ReleaseArgs{RepoUrl: repoUrl, Branch: branch, Tag: tag, App: app, GitUsername: username, File: file,
+		AuthorName: authorName, AuthorEmail: authorEmail}.Config(pw, "")
+	cfg.PushOptionCISkip = pushOptionCiSkip
+	p, err := release.ResolveSteps(cfg, release.StepCommit)
+	if err != nil {
+		return "", err
+	}
+	res, err := gitops.Bump(ctx, p.Commit())
 	if errors.Is(err, gitops.ErrNothingToCommit) {
 		return res.Commit, nil
 	}
 	return res.Commit, err
-}
-
-func commitConfig(ctx context.Context, repoURL, branch string, token *dagger.Secret, app, username, file string, ciSkip bool) (gitops.Config, error) {
-	pw, err := plaintext(ctx, token)
-	if err != nil {
-		return gitops.Config{}, err
-	}
-	return gitops.Config{URL: repoURL, Branch: branch, Username: username, Password: pw, App: app, File: file, SkipCIPush: ciSkip}, nil
 }

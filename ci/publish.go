@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,14 +21,15 @@ type Published struct {
 	Migration string
 }
 
-// Publish builds both images and pushes them to <registry>/<app> and
-// <registry>/<app>-migration with the same tag.
+// Publish builds both images and pushes them with the same tag to <registry>/<app> and
+// <registry>/<app>-migration (the naming rule of every door).
+// +cache="never"
 func (m *Tandem) Publish(
 	ctx context.Context,
 	// Project source holding the Dockerfiles
 	// +defaultPath="/"
 	source *dagger.Directory,
-	// Registry and namespace, e.g. registry.gitlab.com/acme
+	// The project's registry path, e.g. $CI_REGISTRY_IMAGE
 	registry string,
 	// App name: the service repository (and <app>-migration)
 	app string,
@@ -46,10 +48,10 @@ func (m *Tandem) Publish(
 	// Registry password or token
 	// +optional
 	password *dagger.Secret,
-	// Service repository name (default: app)
+	// Service repository (default <registry>/<app>)
 	// +optional
 	serviceRepository string,
-	// Migration repository name (default: <service>-migration)
+	// Migration repository (default <service repository>-migration)
 	// +optional
 	migrationRepository string,
 ) (*Published, error) {
@@ -57,9 +59,19 @@ func (m *Tandem) Publish(
 	if err != nil {
 		return nil, err
 	}
-	svcRepo, migRepo, err := image.Repositories(registry, app, serviceRepository, migrationRepository)
-	if err != nil {
-		return nil, err
+	svcRepo, migRepo, _ := image.Repositories(registry, app, serviceRepository, migrationRepository, "")
+	for _, r := range []struct{ field, value string }{{"service repository", svcRepo}, {"migration repository", migRepo}} {
+		if err := image.ValidateRepository(r.value); err != nil {
+			return nil, fmt.Errorf("%s %q (registry %q, app %q): %w", r.field, r.value, registry, app, err)
+		}
+	}
+	return m.publish(ctx, source, svcRepo, migRepo, t, username, password)
+}
+
+// publish builds and pushes both images to full repositories.
+func (m *Tandem) publish(ctx context.Context, source *dagger.Directory, svcRepo, migRepo, t, username string, password *dagger.Secret) (*Published, error) {
+	if svcRepo == "" || migRepo == "" {
+		return nil, errors.New("publish: service and migration repositories required")
 	}
 	imgs, err := m.Build(ctx, source, "Dockerfile", "Dockerfile.migration")
 	if err != nil {

@@ -7,32 +7,66 @@ import (
 	"strings"
 	"time"
 
+	"dagger/tandem/doors"
 	"dagger/tandem/internal/dagger"
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
-	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/release"
 )
 
+// ReleaseResult is what a release did (or, with dryRun, would do).
+type ReleaseResult struct {
+	// The release tag
+	Tag string
+	// The migration Job's name, <app>-migration-<tag>
+	JobName string
+	// Service image, repository:tag@sha256:… (repository:tag when planned)
+	ServiceImage string
+	// Migration image, repository:tag@sha256:…
+	MigrationImage string
+	// The bump commit on the branch (the branch head when unchanged or superseded)
+	Commit string
+	// File holding IMAGE_TAG in the repository
+	VariablesFile string
+	// Artifact URL, oci://repository:tag
+	ArtifactUrl string
+	// Artifact digest, repository@sha256:…
+	ArtifactDigest string
+	// A newer tag already held the branch: nothing committed, artifact skipped
+	Superseded bool
+	// Only planned (dryRun): nothing was changed
+	Planned bool
+	// One line a step: name, status, detail
+	Steps []string
+	// The whole result as JSON (pkg/release.Result)
+	Json string
+}
+
 // Release runs the whole CI side in one call: tag, both images (one build when
-// possible) with the same tag, IMAGE_TAG committed back with [skip ci], the manifests
-// pushed as a Flux artifact, and optionally a Flux reconcile. Returns the result as JSON.
+// possible, or prebuilt ones found by digest) with the same tag, IMAGE_TAG committed
+// back with [skip ci] after checking the manifests run exactly those images, the
+// manifests pushed as a Flux artifact, and optionally a Flux reconcile. Every name comes
+// from pkg/release.Resolve, as in `tandem release`.
+// +cache="never"
 func (m *Tandem) Release(
 	ctx context.Context,
-	// Project source
+	// Project source (its Dockerfiles are built unless prebuilt)
 	// +defaultPath="/"
 	source *dagger.Directory,
 	// App name
 	app string,
-	// Registry and namespace, e.g. registry.gitlab.com/acme
+	// The project's registry path ($CI_REGISTRY_IMAGE): images go to <registry>/<app> and <registry>/<app>-migration, the artifact to <registry>/<app>/manifests
 	registry string,
 	// Repository to commit IMAGE_TAG to
 	repoUrl string,
 	// Branch to commit to
 	branch string,
-	// Token with write access to the repository
+	// Token with write access to the repository (project or deploy token)
 	gitToken *dagger.Secret,
+	// Git user for the token (deploy tokens need theirs)
+	// +optional
+	gitUsername string,
 	// Release tag; default computed from pipelineId or commitSha
 	// +optional
 	tag string,
@@ -51,13 +85,31 @@ func (m *Tandem) Release(
 	// Registry password or token
 	// +optional
 	registryPassword *dagger.Secret,
-	// Artifact repository (default <registry>/<app>/manifests)
+	// Service repository (default <registry>/<app>)
+	// +optional
+	serviceRepository string,
+	// Migration repository (default <service repository>-migration)
+	// +optional
+	migrationRepository string,
+	// Artifact repository (default <service repository>/manifests)
 	// +optional
 	artifactRepository string,
 	// Manifests folder in the repository
 	// +optional
 	// +default="k8s"
 	path string,
+	// File holding IMAGE_TAG in the repository (default <path>/deployment-variables.yaml)
+	// +optional
+	file string,
+	// Commit author name (e.g. $GITLAB_USER_NAME)
+	// +optional
+	authorName string,
+	// Commit author email (e.g. $GITLAB_USER_EMAIL)
+	// +optional
+	authorEmail string,
+	// The images were built elsewhere: check both exist instead of building
+	// +optional
+	prebuilt bool,
 	// Kubeconfig: when given, ask Flux to reconcile after the push
 	// +optional
 	kubeconfig *dagger.Secret,
@@ -65,80 +117,94 @@ func (m *Tandem) Release(
 	// +optional
 	// +default="flux-system"
 	fluxNamespace string,
-	// OCIRepository name (default: app)
+	// OCIRepository (and Kustomization) name (default: app)
 	// +optional
 	fluxName string,
-	// Print the plan only
+	// Validate and return the plan only
 	// +optional
 	dryRun bool,
-) (string, error) {
-	t, err := releaseTag(tag, pipelineId, commitSha, tagFormat)
+) (*ReleaseResult, error) {
+	a := doors.ReleaseArgs{App: app, Registry: registry, RepoUrl: repoUrl, Branch: branch, Tag: tag, PipelineId: pipelineId, CommitSha: commitSha,
+		TagFormat: tagFormat, RegistryUsername: registryUsername, ServiceRepository: serviceRepository, MigrationRepository: migrationRepository,
+		ArtifactRepository: artifactRepository, Path: path, File: file, GitUsername: gitUsername, AuthorName: authorName, AuthorEmail: authorEmail,
+		FluxNamespace: fluxNamespace, FluxName: fluxName, Prebuilt: prebuilt}
+	token, err := plaintext(ctx, gitToken)
 	if err != nil {
-		return "", err
-	}
-	svcRepo, migRepo, err := image.Repositories(registry, app, "", "")
-	if err != nil {
-		return "", err
-	}
-	cfg, err := commitConfig(ctx, repoUrl, branch, gitToken, app, "", "", false)
-	if err != nil {
-		return "", err
+		return nil, err
 	}
 	pw, err := plaintext(ctx, registryPassword)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if artifactRepository == "" {
-		artifactRepository = svcRepo + "/manifests"
+	p, err := release.Resolve(a.Config(token, pw))
+	if err != nil {
+		return nil, err
 	}
-	r := &release.Release{
-		Images: &daggerImages{m: m, source: source, registry: registry, app: app, user: registryUsername, password: registryPassword,
-			svcRepo: svcRepo, migRepo: migRepo},
-		Committer: &release.GitCommitter{Config: cfg},
-		Artifacts: &release.FluxArtifacts{Repository: artifactRepository, Options: []artifact.Option{
-			artifact.WithKeychain(image.Keychain(image.Credentials{Username: registryUsername, Password: pw}, nil)),
-			artifact.WithSource(cfg.URL)}},
-		ManifestsPath: path,
+	kc := image.Keychain(image.Credentials{Username: p.RegistryUsername, Password: p.RegistryPassword()}, nil)
+	var imgs release.ImagePublisher = &daggerImages{m: m, source: source, plan: p, password: registryPassword}
+	if p.Prebuilt {
+		imgs = &release.PrebuiltImages{ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, Options: []image.PublishOption{image.WithKeychain(kc)}}
 	}
+	r := release.New(p, imgs, artifact.WithKeychain(kc))
 	if kubeconfig != nil {
-		dyn, ns, err := fluxClient(ctx, kubeconfig, fluxNamespace)
+		dyn, _, err := fluxClient(ctx, kubeconfig, p.FluxNamespace)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		if fluxName == "" {
-			fluxName = app
-		}
-		r.Reconciler = &release.FluxReconciler{Dynamic: dyn, Targets: cluster.FluxTargets(ns, fluxName, ""), Timeout: 5 * time.Minute}
+		r.Reconciler = &release.FluxReconciler{Dynamic: dyn, Targets: p.FluxTargets(), Timeout: 5 * time.Minute}
 	}
-	res, err := r.Run(ctx, t, dryRun)
+	if dryRun {
+		return releaseResult(r.Planned(), true), nil
+	}
+	res, err := r.Run(ctx)
+	return releaseResult(res, false), err
+}
+
+// releaseResult flattens a release.Result into fields a caller can chain.
+func releaseResult(res release.Result, planned bool) *ReleaseResult {
+	out := &ReleaseResult{Tag: res.Tag, Superseded: res.Superseded, Planned: planned}
+	if p := res.Plan; p != nil {
+		out.JobName, out.ServiceImage, out.MigrationImage, out.VariablesFile, out.ArtifactUrl = p.JobName, p.ServiceImage, p.MigrationImage, p.VariablesFile, p.ArtifactURL
+	}
+	if i := res.Images; i != nil {
+		out.ServiceImage, out.MigrationImage = i.Service.Ref+"@"+i.Service.Digest, i.Migration.Ref+"@"+i.Migration.Digest
+	}
+	if c := res.Commit; c != nil {
+		out.Commit = c.Commit
+	}
+	if a := res.Artifact; a != nil {
+		out.ArtifactDigest = a.Digest
+	}
+	for _, s := range res.Steps {
+		out.Steps = append(out.Steps, strings.TrimSpace(fmt.Sprintf("%s %s %s", s.Name, s.Status, s.Detail)))
+	}
 	b, _ := json.MarshalIndent(res, "", "  ")
-	return string(b), err
+	out.Json = string(b)
+	return out
 }
 
 // daggerImages publishes with Dagger containers (Dockerfile builds) instead of the
 // Go builder: it implements release.ImagePublisher.
 type daggerImages struct {
-	m                   *Tandem
-	source              *dagger.Directory
-	registry, app, user string
-	password            *dagger.Secret
-	svcRepo, migRepo    string
+	m        *Tandem
+	source   *dagger.Directory
+	plan     release.Plan
+	password *dagger.Secret
 }
 
 var _ release.ImagePublisher = (*daggerImages)(nil)
 
 func (d *daggerImages) PublishImages(ctx context.Context, t string) (image.Result, error) {
 	start := time.Now()
-	p, err := d.m.Publish(ctx, d.source, d.registry, d.app, t, "", "", d.user, d.password, "", "")
+	p, err := d.m.publish(ctx, d.source, d.plan.ServiceRepository, d.plan.MigrationRepository, t, d.plan.RegistryUsername, d.password)
 	if err != nil {
 		return image.Result{}, err
 	}
-	res := image.Result{Tag: t, Service: pushed(p.Service), Migration: pushed(p.Migration), Duration: time.Since(start)}
-	return res, nil
+	return image.Result{Tag: t, Service: pushed(p.Service), Migration: pushed(p.Migration), Duration: time.Since(start)}, nil
 }
 
 func (d *daggerImages) Describe(t string) string {
-	return fmt.Sprintf("docker build Dockerfile (and Dockerfile.migration unless derivable); push %s:%s and %s:%s", d.svcRepo, t, d.migRepo, t)
+	return fmt.Sprintf("docker build Dockerfile (and Dockerfile.migration unless derivable); push %s:%s and %s:%s", d.plan.ServiceRepository, t, d.plan.MigrationRepository, t)
 }
 
 // pushed splits repository:tag@sha256:… as Dagger's Publish returns it.

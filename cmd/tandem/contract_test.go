@@ -12,6 +12,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -407,4 +408,138 @@ func internalImports(t *testing.T) []string {
 		return nil
 	})
 	return out
+}
+
+// pureFunctions compute a value from their arguments alone: the engine may cache them.
+// Every other function of the module has a side effect (push, commit, reconcile) and
+// must carry +cache="never", or a second identical call returns the cached answer and
+// does nothing (docs.dagger.io, "Function Caching").
+var pureFunctions = []string{"build", "bump", "lint", "render"}
+
+// cachePolicies reads each module function's +cache pragma ("" when none).
+func cachePolicies(t *testing.T, src map[string]string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	fset := token.NewFileSet()
+	for name, text := range src {
+		file, err := parser.ParseFile(fset, name, text, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range file.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Recv == nil || !fd.Name.IsExported() {
+				continue
+			}
+			if star, ok := fd.Recv.List[0].Type.(*ast.StarExpr); !ok || star.X.(*ast.Ident).Name != "Tandem" {
+				continue
+			}
+			policy := ""
+			if fd.Doc != nil {
+				for _, c := range fd.Doc.List {
+					if v, ok := strings.CutPrefix(c.Text, "// +cache="); ok {
+						policy = strings.Trim(v, `"`)
+					}
+				}
+			}
+			out[kebab(fd.Name.Name)] = policy
+		}
+	}
+	return out
+}
+
+func cacheProblems(policies map[string]string) []string {
+	var problems []string
+	for fn, policy := range policies {
+		if !slices.Contains(pureFunctions, fn) && policy != "never" {
+			problems = append(problems, fmt.Sprintf("function %s has side effects but no +cache=\"never\" (has %q)", fn, policy))
+		}
+	}
+	slices.Sort(problems)
+	return problems
+}
+
+func moduleSources(t *testing.T) map[string]string {
+	t.Helper()
+	src := map[string]string{}
+	files, _ := filepath.Glob(filepath.Join(root, "ci", "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "dagger.gen.go") || strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src[f] = string(b)
+	}
+	return src
+}
+
+func TestContractSideEffectsNeverCached(t *testing.T) {
+	src := moduleSources(t)
+	policies := cachePolicies(t, src)
+	for _, fn := range []string{"publish", "commit", "push-artifact", "reconcile", "release"} {
+		if _, ok := policies[fn]; !ok {
+			t.Errorf("function %s not found in ci/", fn)
+		}
+	}
+	for _, p := range cacheProblems(policies) {
+		t.Error(p)
+	}
+	// The check fails when a pragma is dropped.
+	for name, text := range src {
+		if !strings.Contains(text, "func (m *Tandem) Release(") {
+			continue
+		}
+		src[name] = strings.Replace(text, "// +cache=\"never\"\nfunc (m *Tandem) Release(", "func (m *Tandem) Release(", 1)
+		if got := cacheProblems(cachePolicies(t, src)); len(got) != 1 || !strings.Contains(got[0], "function release") {
+			t.Errorf("dropping Release's pragma: problems = %v", got)
+		}
+	}
+}
+
+// TestShippedBinaryLinksNoTestCode: the tandem binary links neither the testing package
+// nor tandem's test helpers (internal/test*); the demo's control plane comes from
+// internal/localcluster, which takes no testing.TB.
+func TestShippedBinaryLinksNoTestCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/tandem-ci/tandem/cmd/tandem").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 100 {
+		t.Fatalf("go list -deps listed %d packages: %s", len(deps), out)
+	}
+	for _, d := range deps {
+		if d == "testing" || strings.HasPrefix(d, "github.com/tandem-ci/tandem/internal/test") || strings.HasSuffix(d, "/releasetest") {
+			t.Errorf("cmd/tandem links %s", d)
+		}
+	}
+}
+
+// TestTestHelpersImportNoProductCode: internal/test* helpers import nothing from pkg/.
+func TestTestHelpersImportNoProductCode(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join(root, "internal", "test*"))
+	if len(dirs) == 0 {
+		t.Fatal("no internal/test* helpers found")
+	}
+	fset := token.NewFileSet()
+	for _, dir := range dirs {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			file, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range file.Imports {
+				if strings.HasPrefix(strings.Trim(imp.Path.Value, `"`), "github.com/tandem-ci/tandem/pkg/") {
+					t.Errorf("%s imports %s", f, imp.Path.Value)
+				}
+			}
+		}
+	}
 }

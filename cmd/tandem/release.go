@@ -61,8 +61,8 @@ func (f *releaseFlags) bindImages(fs *pflag.FlagSet) {
 }
 
 func (f *releaseFlags) bindRegistry(fs *pflag.FlagSet) {
-	fs.StringVar(&f.regUser, "registry-username", env("TANDEM_REGISTRY_USERNAME"), "registry user ($TANDEM_REGISTRY_USERNAME; then $CI_REGISTRY_USER, then Docker config)")
-	fs.StringVar(&f.regPassword, "registry-password", "", "registry password (prefer $TANDEM_REGISTRY_PASSWORD: flags show up in process lists)")
+	fs.StringVar(&f.regUser, "registry-username", env("TANDEM_REGISTRY_USERNAME", "CI_REGISTRY_USER"), "registry user ($TANDEM_REGISTRY_USERNAME, $CI_REGISTRY_USER; none: the Docker config)")
+	fs.StringVar(&f.regPassword, "registry-password", "", "registry password (prefer $TANDEM_REGISTRY_PASSWORD, else $CI_REGISTRY_PASSWORD: flags show up in process lists)")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow plain-HTTP registries")
 }
 
@@ -127,7 +127,7 @@ func (f *releaseFlags) registryPassword() string {
 	if f.regPassword != "" {
 		return f.regPassword
 	}
-	return env("TANDEM_REGISTRY_PASSWORD")
+	return env("TANDEM_REGISTRY_PASSWORD", "CI_REGISTRY_PASSWORD")
 }
 
 func (f *releaseFlags) keychain(p release.Plan) image.Credentials {
@@ -223,15 +223,7 @@ func newReleaseCmd() *cobra.Command {
 			return runRelease(cmd, f, r)
 		},
 	}
-	f.bindAll(cmd)
-	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "validate everything and print the plan; change nothing")
-	cmd.Flags().BoolVar(&f.pushSuperseded, "push-superseded", false, "push the artifact even when a newer tag is already on the branch")
-	cmd.Flags().BoolVar(&f.reconcile, "reconcile", false, "then ask Flux to reconcile (see tandem reconcile)")
-	cmd.Flags().BoolVar(&f.watch, "watch", false, "then follow the migration Job and the rollout in --namespace (see tandem watch)")
-	cmd.Flags().StringVar(&f.fluxNamespace, "flux-namespace", release.DefaultFluxNamespace, "namespace of the Flux OCIRepository and Kustomization")
-	cmd.Flags().StringVar(&f.fluxSource, "flux-source", "", "OCIRepository to reconcile (default: --app)")
-	cmd.Flags().StringVar(&f.fluxKustomization, "flux-kustomization", "", "Kustomization to reconcile (default: the OCIRepository's name; \"-\" to skip)")
-	f.cluster.bind(cmd.Flags())
+	f.bindRelease(cmd)
 	return cmd
 }
 
@@ -253,13 +245,23 @@ func (f *releaseFlags) clusterSteps(r *release.Release) error {
 	return nil
 }
 
-func (f *releaseFlags) bindAll(cmd *cobra.Command) {
+// bindRelease binds every flag of `tandem release`.
+func (f *releaseFlags) bindRelease(cmd *cobra.Command) {
 	tagFlags(cmd, &f.tag)
-	f.bindNames(cmd.Flags())
-	f.bindImages(cmd.Flags())
-	f.bindRegistry(cmd.Flags())
-	f.bindCommit(cmd.Flags())
-	f.bindArtifact(cmd.Flags(), "manifests folder inside the repository")
+	fs := cmd.Flags()
+	f.bindNames(fs)
+	f.bindImages(fs)
+	f.bindRegistry(fs)
+	f.bindCommit(fs)
+	f.bindArtifact(fs, "manifests folder inside the repository")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "validate everything and print the plan; change nothing")
+	fs.BoolVar(&f.pushSuperseded, "push-superseded", false, "push the artifact even when a newer tag is already on the branch")
+	fs.BoolVar(&f.reconcile, "reconcile", false, "then ask Flux to reconcile (see tandem reconcile)")
+	fs.BoolVar(&f.watch, "watch", false, "then follow the migration Job and the rollout in --namespace (see tandem watch)")
+	fs.StringVar(&f.fluxNamespace, "flux-namespace", release.DefaultFluxNamespace, "namespace of the Flux OCIRepository and Kustomization")
+	fs.StringVar(&f.fluxSource, "flux-source", "", "OCIRepository to reconcile (default: --app)")
+	fs.StringVar(&f.fluxKustomization, "flux-kustomization", "", "Kustomization to reconcile (default: the OCIRepository's name; \"-\" to skip)")
+	f.cluster.bind(fs)
 }
 
 // newStepCmd makes a command running one release step alone.

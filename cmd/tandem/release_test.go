@@ -102,8 +102,8 @@ func TestReleaseEveryDefault(t *testing.T) {
 		t.Fatalf("release with defaults: %v\n%s", err, out)
 	}
 	var res struct {
-		Tag    string
-		Images struct{ Service, Migration struct{ Ref string } }
+		Tag      string
+		Images   struct{ Service, Migration struct{ Ref string } }
 		Artifact struct{ URL string }
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {

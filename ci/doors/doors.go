@@ -1,0 +1,49 @@
+// Package doors maps the Dagger module's arguments onto tandem's release configuration.
+// It imports nothing of Dagger, so its tests run without an engine.
+package doors
+
+import (
+	"github.com/tandem-ci/tandem/pkg/release"
+	"github.com/tandem-ci/tandem/pkg/tag"
+)
+
+// ReleaseArgs are the Release function's arguments, with the names dagger gives them.
+type ReleaseArgs struct {
+	App                 string `json:"app"`
+	Registry            string `json:"registry"`
+	RepoUrl             string `json:"repoUrl"`
+	Branch              string `json:"branch"`
+	Tag                 string `json:"tag"`
+	PipelineId          string `json:"pipelineId"`
+	CommitSha           string `json:"commitSha"`
+	TagFormat           string `json:"tagFormat"`
+	RegistryUsername    string `json:"registryUsername"`
+	ServiceRepository   string `json:"serviceRepository"`
+	MigrationRepository string `json:"migrationRepository"`
+	ArtifactRepository  string `json:"artifactRepository"`
+	Path                string `json:"path"`
+	File                string `json:"file"`
+	GitUsername         string `json:"gitUsername"`
+	AuthorName          string `json:"authorName"`
+	AuthorEmail         string `json:"authorEmail"`
+	FluxNamespace       string `json:"fluxNamespace"`
+	FluxName            string `json:"fluxName"`
+	Prebuilt            bool   `json:"prebuilt"`
+}
+
+// Config is the Dagger door's mapping onto the release configuration every door shares:
+// a plain function, tested without an engine against the same scenarios as the CLI's
+// flags (pkg/release/testdata/doors.json).
+func (a ReleaseArgs) Config(gitToken, registryPassword string) release.Config {
+	return release.Config{
+		App: a.App, Registry: a.Registry,
+		ServiceRepository: a.ServiceRepository, MigrationRepository: a.MigrationRepository, ArtifactRepository: a.ArtifactRepository,
+		ManifestsPath: a.Path, VariablesFile: a.File,
+		Tag:     tag.Config{Explicit: a.Tag, PipelineID: a.PipelineId, CommitSHA: a.CommitSha, Format: a.TagFormat, Branch: a.Branch},
+		RepoURL: a.RepoUrl, Branch: a.Branch, GitUsername: a.GitUsername, GitToken: gitToken,
+		AuthorName: a.AuthorName, AuthorEmail: a.AuthorEmail,
+		RegistryUsername: a.RegistryUsername, RegistryPassword: registryPassword,
+		Prebuilt:      a.Prebuilt,
+		FluxNamespace: a.FluxNamespace, FluxSource: a.FluxName,
+	}
+}
