@@ -10,10 +10,40 @@ import (
 
 	"github.com/tandem-ci/tandem/pkg/lint"
 	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/release"
+	"github.com/tandem-ci/tandem/pkg/tag"
 )
+
+// projects are the GitLab projects the examples live in: the component releases each to
+// $CI_REGISTRY_IMAGE (registry.gitlab.com/<project>) under the naming rule every door shares.
+var projects = map[string]struct{ registry, app string }{
+	"alembic-python": {"registry.gitlab.com/acme/inventory", "inventory"},
+	"go-postgres":    {"registry.gitlab.com/tandem-ci/tandem", "notes"}, // released by tandem's own pipeline
+	"liquibase":      {"registry.gitlab.com/acme/billing", "billing"},
+	"prisma-node":    {"registry.gitlab.com/acme/shop-api", "shop-api"},
+}
+
+// TestExamplesRunWhatTheReleasePushes: the images each example's k8s/ runs are the
+// ones a release of its project pushes (else the cluster sits in ImagePullBackOff).
+func TestExamplesRunWhatTheReleasePushes(t *testing.T) {
+	for name, proj := range projects {
+		p, err := release.Resolve(release.Config{App: proj.app, Registry: proj.registry, Tag: tag.Config{PipelineID: "42"},
+			RepoURL: "https://gitlab.com/" + strings.TrimPrefix(proj.registry, "registry.gitlab.com/") + ".git", Branch: "main",
+			ManifestsPath: filepath.Join(name, "k8s")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := release.CheckManifests(filepath.Join(name, "k8s"), p); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
 
 func TestExamples(t *testing.T) {
 	dirs, _ := filepath.Glob("*/k8s")
+	if len(dirs) != len(projects) {
+		t.Errorf("examples %v, projects known %d: name each example's project in projects", dirs, len(projects))
+	}
 	if len(dirs) < 4 {
 		t.Fatalf("want 4 examples with k8s/, found %v", dirs)
 	}

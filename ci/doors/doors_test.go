@@ -2,6 +2,7 @@ package doors_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"dagger/tandem/doors"
@@ -45,6 +46,10 @@ func TestDoorsDagger(t *testing.T) {
 			}
 			for _, diff := range releasetest.Diff(got, d.Want) {
 				t.Error(diff)
+			}
+			registry := fmt.Sprint(d.Dagger["registry"]) // the registry path of the scenario, $CI_REGISTRY_IMAGE in GitLab
+			for _, e := range releasetest.BelowRegistry(got, registry) {
+				t.Error(e)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -41,6 +42,10 @@ func TestDoorsCLI(t *testing.T) {
 			}
 			for _, diff := range releasetest.Diff(got, d.Want) {
 				t.Error(diff)
+			}
+			registry := fmt.Sprint(d.Dagger["registry"]) // the registry path of the scenario, $CI_REGISTRY_IMAGE in GitLab
+			for _, e := range releasetest.BelowRegistry(got, registry) {
+				t.Error(e)
 			}
 		})
 	}

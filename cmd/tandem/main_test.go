@@ -113,3 +113,23 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("bad input left %d files behind", len(entries))
 	}
 }
+
+// TestInitDefaultsBelowRegistry: tandem init names the images as the release pushes them,
+// below $CI_REGISTRY_IMAGE.
+func TestInitDefaultsBelowRegistry(t *testing.T) {
+	t.Setenv("CI_REGISTRY_IMAGE", "registry.gitlab.com/acme/shop")
+	t.Setenv("CI_PROJECT_NAME", "shop")
+	dir := filepath.Join(t.TempDir(), "k8s")
+	if out, err := run(t, "init", dir, "--migration-command", "/app/shop migrate"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err := run(t, "render", dir, "--tag", "v1.42.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"image: registry.gitlab.com/acme/shop/shop:v1.42.0", "image: registry.gitlab.com/acme/shop/shop-migration:v1.42.0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("render lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/lint"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/tag"
@@ -18,7 +19,7 @@ func newInitCmd() *cobra.Command {
 	var spec manifest.Spec
 	var command string
 	var force bool
-	var waiter string
+	var waiter, registry string
 	cmd := &cobra.Command{
 		Use:   "init [DIR]",
 		Short: "Write the pattern's k8s/ folder for one service (default DIR: k8s)",
@@ -29,6 +30,8 @@ func newInitCmd() *cobra.Command {
 				dir = args[0]
 			}
 			spec.MigrationCommand = strings.Fields(command)
+			// The naming rule every door shares: <registry>/<app>, <registry>/<app>-migration.
+			spec.Image, spec.MigrationImage, _ = image.Repositories(registry, spec.App, spec.Image, spec.MigrationImage, "")
 			switch waiter {
 			case "k8s-wait-for":
 			case "tandem":
@@ -57,7 +60,8 @@ func newInitCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&spec.App, "app", env("CI_PROJECT_NAME"), "app name: names the Deployment, ServiceAccount and <app>-migration Job ($CI_PROJECT_NAME)")
 	f.StringVar(&spec.Namespace, "namespace", "", "namespace set by the kustomization (empty: none)")
-	f.StringVar(&spec.Image, "image", env("CI_REGISTRY_IMAGE"), "service image repository, without tag ($CI_REGISTRY_IMAGE)")
+	f.StringVar(&registry, "registry", env("CI_REGISTRY_IMAGE"), "the project's registry path; the images are <registry>/<app> and <registry>/<app>-migration, as tandem release pushes them ($CI_REGISTRY_IMAGE)")
+	f.StringVar(&spec.Image, "image", "", "service image repository, without tag (default <registry>/<app>)")
 	f.StringVar(&spec.MigrationImage, "migration-image", "", "migration image repository (default <image>-migration)")
 	f.StringVar(&command, "migration-command", "", `migration command, e.g. "npx prisma migrate deploy"`)
 	f.StringVar(&spec.ConfigMap, "config-map", "", "ConfigMap with the environment of service AND migration (default <app>-config)")

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/tag"
 )
 
@@ -57,7 +58,7 @@ type Spec struct {
 // WithDefaults returns s with every empty optional field filled.
 func (s Spec) WithDefaults() Spec {
 	if s.MigrationImage == "" && s.Image != "" {
-		s.MigrationImage = s.Image + "-migration"
+		s.MigrationImage = s.Image + image.MigrationSuffix
 	}
 	if s.ConfigMap == "" {
 		s.ConfigMap = s.App + "-config"

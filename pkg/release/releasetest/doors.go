@@ -128,3 +128,15 @@ func Diff(got, want map[string]any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// BelowRegistry lists the repositories of a plan (as PlanMap returns it) that are not
+// below the registry path: GitLab's registry refuses those.
+func BelowRegistry(plan map[string]any, registry string) []string {
+	var out []string
+	for _, k := range []string{"serviceRepository", "migrationRepository", "artifactRepository"} {
+		if v := fmt.Sprint(plan[k]); !strings.HasPrefix(v, strings.TrimSuffix(registry, "/")+"/") {
+			out = append(out, fmt.Sprintf("%s %s is not below the registry path %s", k, v, registry))
+		}
+	}
+	return out
+}
