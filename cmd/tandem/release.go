@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -211,6 +213,13 @@ func newReleaseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The local checkout's manifests, when present, are checked before anything is
+			// built or pushed; the branch's are checked again before the commit.
+			if local := filepath.Join(f.checkout, filepath.FromSlash(p.ManifestsPath)); isDir(local) {
+				if err := release.CheckManifests(local, p); err != nil {
+					return err
+				}
+			}
 			imgs, err := f.images(p)
 			if err != nil {
 				return err
@@ -348,4 +357,9 @@ func newPushArtifactCmd() *cobra.Command {
 			r.Artifacts = &release.FluxArtifacts{Repository: r.Plan.ArtifactRepository, Options: opts}
 			return nil
 		})
+}
+
+func isDir(p string) bool {
+	info, err := os.Stat(p)
+	return err == nil && info.IsDir()
 }

@@ -141,3 +141,27 @@ func TestWaiterImage(t *testing.T) {
 	}
 	t.Logf("waiter image: %.1f MB compressed", float64(res.CompressedSize)/1e6)
 }
+
+// TestReleaseRefusesMismatchBeforePushing: a checkout whose k8s/ runs other images than
+// the release would push fails before any image is built or pushed, dry run or not.
+func TestReleaseRefusesMismatchBeforePushing(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	checkout := t.TempDir()
+	if _, err := manifest.Render(filepath.Join(checkout, "k8s"), manifest.Spec{App: "shop", Image: "registry.example.com/other/shop", MigrationCommand: []string{"m"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CI_PROJECT_URL", "")
+	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
+	for _, extra := range [][]string{{"--dry-run"}, nil} {
+		before := reg.Requests.Load()
+		args := append([]string{"release", "--app", "shop", "--registry", reg.Host, "--source", hello, "--checkout", checkout,
+			"--repo-url", "http://127.0.0.1:1/shop.git", "--branch", "main", "--tag", "v1.2.0"}, extra...)
+		_, err := run(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "k8s/deployment.yaml: Deployment shop, container shop runs registry.example.com/other/shop:v1.2.0, but the release pushes "+reg.Host+"/shop:v1.2.0") {
+			t.Errorf("release %v = %v", extra, err)
+		}
+		if n := reg.Requests.Load() - before; n != 0 {
+			t.Errorf("release %v sent %d requests to the registry", extra, n)
+		}
+	}
+}
