@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/client-go/util/retry"
 )
@@ -71,8 +72,13 @@ func Reconcile(ctx context.Context, dyn dynamic.Interface, timeout time.Duration
 func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Duration, t Target) (Reconciled, error) {
 	start := time.Now()
 	res := Reconciled{Object: t.String(), RequestedAt: time.Now().Format(time.RFC3339Nano)}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, timeout) // covers the request too
+	defer cancel()
 	client := dyn.Resource(t.Resource).Namespace(t.Namespace)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	var last error
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() (err error) {
+		defer func() { last = err }()
 		obj, err := client.Get(ctx, t.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -86,7 +92,16 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 		_, err = client.Update(ctx, obj, metav1.UpdateOptions{FieldManager: "tandem"})
 		return err
 	})
+	if err == nil {
+		// retry.OnError turns a context error of the last attempt into nil
+		// (wait.Interrupted): keep what the request really returned.
+		err = last
+	}
 	switch {
+	case err != nil && parent.Err() != nil:
+		return res, fmt.Errorf("requesting reconcile of %s: %w", t, context.Cause(parent))
+	case err != nil && ctx.Err() != nil:
+		return res, fmt.Errorf("requesting reconcile of %s: %w", t, contextError(ctx, timeout))
 	case apierrors.IsNotFound(err):
 		return res, fmt.Errorf("requesting reconcile of %s: %w: create it (flux create source oci / flux create kustomization) or pass the right name", t, ErrNotFound)
 	case apierrors.IsForbidden(err):
@@ -94,11 +109,12 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 	case err != nil:
 		return res, fmt.Errorf("requesting reconcile of %s: %w", t, err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	lw := byName(t.Name, client.List, client.Watch)
-	var ready, handled bool
-	_, err = watchtools.UntilWithSync(wctx, lw, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
+	var ready, handled, synced bool
+	_, err = watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, func(cache.Store) (bool, error) {
+		synced = true
+		return false, nil
+	}, func(ev watch.Event) (bool, error) {
 		obj, ok := ev.Object.(*unstructured.Unstructured)
 		if !ok || ev.Type == watch.Deleted {
 			return false, nil
@@ -122,6 +138,10 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 	})
 	res.Duration = time.Since(start)
 	switch {
+	case err != nil && parent.Err() != nil:
+		return res, fmt.Errorf("waiting for %s: %w", t, context.Cause(parent))
+	case err != nil && !synced:
+		return res, fmt.Errorf("watching %s: %w", t, contextError(ctx, timeout))
 	case err != nil && !handled:
 		return res, fmt.Errorf("waiting for %s to handle the reconcile request: %w after %s: is the Flux controller running?", t, ErrTimeout, timeout)
 	case err != nil:

@@ -51,6 +51,7 @@ func WatchRelease(ctx context.Context, kube kubernetes.Interface, ns, app, relea
 }
 
 func waitDeployment(ctx context.Context, kube kubernetes.Interface, ns, name string, timeout time.Duration, res *Rollout) error {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	deps := kube.AppsV1().Deployments(ns)
@@ -78,8 +79,10 @@ func waitDeployment(ctx context.Context, kube kubernetes.Interface, ns, name str
 	switch {
 	case failed != "":
 		return fmt.Errorf("deployment %s/%s: %w: %s", ns, name, ErrRolloutFailed, failed)
+	case err != nil && parent.Err() != nil:
+		return fmt.Errorf("waiting for deployment %s/%s: %w", ns, name, context.Cause(parent))
 	case err != nil:
-		return fmt.Errorf("waiting for deployment %s/%s to roll out (%d/%d available): %w", ns, name, res.Available, res.Replicas, ErrTimeout)
+		return fmt.Errorf("waiting for deployment %s/%s to roll out (%d/%d available): %w after %s", ns, name, res.Available, res.Replicas, ErrTimeout, timeout)
 	}
 	return nil
 }

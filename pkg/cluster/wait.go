@@ -30,6 +30,9 @@ var (
 	ErrTimeout = errors.New("timed out")
 )
 
+// LogTailTimeout bounds reading the failed pod's log tail after the Job failed.
+var LogTailTimeout = 10 * time.Second
+
 // JobRule is the Role rule the waiter needs.
 const JobRule = `{apiGroups: ["batch"], resources: ["jobs"], verbs: ["get", "list", "watch"]}`
 
@@ -75,15 +78,21 @@ func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string,
 	}
 	start := time.Now()
 	res := JobResult{Namespace: ns, Name: name}
-	jobs := kube.BatchV1().Jobs(ns)
-	sel := fields.OneTermEqualSelector("metadata.name", name).String()
-	if _, err := jobs.List(ctx, metav1.ListOptions{FieldSelector: sel, Limit: 1}); err != nil {
-		return res, describeAPIError(err, ns, fmt.Sprintf("listing job %s/%s", ns, name))
-	}
+	parent := ctx
+	// The deadline covers every call, the first one included: an API server that
+	// accepts and never answers must not hang an init container or a CI job.
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
+	}
+	jobs := kube.BatchV1().Jobs(ns)
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	if _, err := jobs.List(ctx, metav1.ListOptions{FieldSelector: sel, Limit: 1}); err != nil {
+		if ctxErr := contextError(ctx, o.timeout); ctxErr != nil {
+			return res, fmt.Errorf("listing job %s/%s: %w", ns, name, ctxErr)
+		}
+		return res, describeAPIError(err, ns, fmt.Sprintf("listing job %s/%s", ns, name))
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -118,6 +127,8 @@ func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string,
 	res.Waited = time.Since(start)
 	if err != nil {
 		switch cause := context.Cause(ctx); {
+		case parent.Err() != nil:
+			return res, fmt.Errorf("waiting for job %s/%s: %w", ns, name, context.Cause(parent))
 		case errors.Is(cause, ErrJobMissing), errors.Is(cause, context.DeadlineExceeded) && !seen.Load():
 			return res, fmt.Errorf("job %s/%s %w after %s: it was never created, or ttlSecondsAfterFinished already deleted it (a pod started long after the release, e.g. on scale-up, waits for a Job that is gone; re-run the release or raise the TTL)",
 				ns, name, ErrJobMissing, res.Waited.Round(time.Millisecond))
@@ -132,7 +143,11 @@ func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string,
 		return res, nil
 	}
 	res.Reason, res.Message = cond.Reason, cond.Message
-	res.Pod, res.Logs, res.LogError = failedPodLogs(context.WithoutCancel(ctx), kube, ns, name, o.logLines)
+	// The log tail has its own short deadline under the caller's context: the Job has
+	// failed, the waiter must exit even if the API server stalls now (and on SIGTERM).
+	logCtx, cancelLogs := context.WithTimeout(parent, LogTailTimeout)
+	defer cancelLogs()
+	res.Pod, res.Logs, res.LogError = failedPodLogs(logCtx, kube, ns, name, o.logLines)
 	return res, fmt.Errorf("job %s/%s: %w: %s: %s", ns, name, ErrJobFailed, res.Reason, res.Message)
 }
 
@@ -177,6 +192,18 @@ func failedPodLogs(ctx context.Context, kube kubernetes.Interface, ns, job strin
 		return p.Name, "", fmt.Sprintf("pod %s logged nothing (or its node serves no logs)", p.Name)
 	}
 	return p.Name, string(b), ""
+}
+
+// contextError says why a call ended when its context did: the caller cancelled (a
+// signal), or the deadline passed with the API server silent. nil when ctx is live.
+func contextError(ctx context.Context, timeout time.Duration) error {
+	switch {
+	case ctx.Err() == nil:
+		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%w after %s: the API server did not answer (check the kubeconfig's server and the network)", ErrTimeout, timeout)
+	}
+	return context.Cause(ctx)
 }
 
 func shortErr(err error) string {
