@@ -21,10 +21,13 @@ type clusterFlags struct {
 	timeout               time.Duration
 }
 
+// defaultTimeout bounds every network step and wait unless --timeout says otherwise.
+const defaultTimeout = 10 * time.Minute
+
 func (f *clusterFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "namespace (default: the context's, or the pod's)")
-	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
+	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "give up after this long (in a release: the deadline of each step)")
 }
 
 func (f *clusterFlags) clients() (kubernetes.Interface, dynamic.Interface, string, error) {

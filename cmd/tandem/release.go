@@ -177,6 +177,7 @@ func runRelease(cmd *cobra.Command, f *releaseFlags, r *release.Release) error {
 			fmt.Fprintf(cmd.OutOrStdout(), "  %-8s %-9s %7s  %s\n", s.Name, s.Status, s.Duration.Round(time.Millisecond), s.Detail)
 		}
 	}
+	r.Timeout = f.cluster.timeout
 	var res release.Result
 	if f.dryRun {
 		res = r.Planned()
@@ -291,6 +292,7 @@ func newStepCmd(use, short string, bind func(*releaseFlags, *pflag.FlagSet), wir
 	tagFlags(cmd, &f.tag)
 	f.bindNames(cmd.Flags())
 	bind(f, cmd.Flags())
+	cmd.Flags().DurationVar(&f.cluster.timeout, "timeout", defaultTimeout, "deadline of the step (it talks to one server)")
 	return cmd
 }
 

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-ci/tandem/internal/testgit"
+	"github.com/tandem-ci/tandem/internal/testnet"
 	"github.com/tandem-ci/tandem/internal/testregistry"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 )
@@ -162,6 +164,30 @@ func TestReleaseRefusesMismatchBeforePushing(t *testing.T) {
 		}
 		if n := reg.Requests.Load() - before; n != 0 {
 			t.Errorf("release %v sent %d requests to the registry", extra, n)
+		}
+	}
+}
+
+// TestStepCommandsTimeOut: commit, images and push-artifact give up after --timeout on
+// a server that never answers, naming the step and the host.
+func TestStepCommandsTimeOut(t *testing.T) {
+	silent := testnet.Silent(t)
+	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
+	dir := t.TempDir()
+	if _, err := manifest.Render(dir, manifest.Spec{App: "shop", Image: silent + "/shop", MigrationCommand: []string{"m"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TANDEM_GIT_TOKEN", "tok")
+	for step, args := range map[string][]string{
+		"commit":   {"commit", "--repo-url", "http://" + silent + "/shop.git", "--branch", "main"},
+		"images":   {"images", "--source", hello, "--registry", silent, "--app", "shop"},
+		"artifact": {"push-artifact", "--path", dir, "--registry", silent, "--app", "shop"},
+		"release":  {"release", "--source", hello, "--registry", silent, "--app", "shop", "--repo-url", "http://" + silent + "/shop.git", "--branch", "main"},
+	} {
+		args = append(args, "--tag", "v1.2.0", "--timeout", "1s")
+		err := testnet.Within(t, 60*time.Second, func() error { _, err := run(t, args...); return err })
+		if err == nil || !strings.Contains(err.Error(), "timed out after") || !strings.Contains(err.Error(), silent) {
+			t.Errorf("%s: %v", step, err)
 		}
 	}
 }

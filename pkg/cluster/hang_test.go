@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,48 +15,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/tandem-ci/tandem/internal/testnet"
 	"github.com/tandem-ci/tandem/pkg/cluster"
 )
 
-// silentServer accepts connections and never answers, like an API server behind a
-// black-holing load balancer.
 func silentServer(t *testing.T) *rest.Config {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return &rest.Config{Host: "http://" + l.Addr().String()}
-}
-
-// within fails the test when fn does not return within limit: a hang, not a slow run.
-func within(t *testing.T, limit time.Duration, fn func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(limit):
-		t.Fatalf("still running after %s: hangs", limit)
-		return nil
-	}
+	return &rest.Config{Host: "http://" + testnet.Silent(t)}
 }
 
 // TestTimeoutCoversFirstCall: --timeout bounds the first API call of the waiter, the
@@ -83,7 +46,7 @@ func TestTimeoutCoversFirstCall(t *testing.T) {
 	}
 	for name, fn := range cases {
 		start := time.Now()
-		err := within(t, 30*time.Second, fn)
+		err := testnet.Within(t, 30*time.Second, fn)
 		t.Logf("%s against a silent API server: %v after %s", name, err, time.Since(start).Round(time.Millisecond))
 		if !errors.Is(err, cluster.ErrTimeout) || !strings.Contains(err.Error(), "API server did not answer") || strings.Contains(err.Error(), "Flux controller") {
 			t.Errorf("%s: %v", name, err)
@@ -109,7 +72,7 @@ func TestCancelIsNotATimeout(t *testing.T) {
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(200*time.Millisecond, cancel)
-		err := within(t, 30*time.Second, func() error { return fn(ctx) })
+		err := testnet.Within(t, 30*time.Second, func() error { return fn(ctx) })
 		if !errors.Is(err, context.Canceled) || errors.Is(err, cluster.ErrTimeout) || strings.Contains(err.Error(), "Flux controller") {
 			t.Errorf("%s cancelled: %v", name, err)
 		}
@@ -151,7 +114,7 @@ func TestFailedJobLogTailStall(t *testing.T) {
 	cluster.LogTailTimeout = time.Second
 	defer func() { cluster.LogTailTimeout = old }()
 	var res cluster.JobResult
-	err = within(t, 30*time.Second, func() error {
+	err = testnet.Within(t, 30*time.Second, func() error {
 		var err error
 		res, err = cluster.WaitForJob(context.Background(), kube, ns, "shop-migration-v1", cluster.WithTimeout(time.Hour))
 		return err

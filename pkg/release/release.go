@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,7 +98,13 @@ type Release struct {
 	Watcher        Watcher
 	PushSuperseded bool            // push the artifact even when a newer tag is on the branch
 	Progress       func(step Step) // called after each step of Run
+	// Timeout bounds each step (each talks to one server); 0: only the context's deadline.
+	Timeout time.Duration
 }
+
+// ErrStepTimeout is returned when a step was still waiting on the network when the
+// release's deadline passed.
+var ErrStepTimeout = errors.New("timed out")
 
 // New wires the standard steps for p: images (given: built here, by Dagger, or
 // prebuilt), the git commit with the image check before it, and the artifact push.
@@ -136,14 +143,44 @@ func (r *Release) Planned() Result {
 type run struct {
 	r   *Release
 	res *Result
+	ctx context.Context
 }
 
-// step times fn and records its outcome.
-func (x *run) step(name string, fn func() (Status, string, error)) error {
+// host names what step talks to, for timeout messages.
+func (r *Release) host(step string) string {
+	repo := r.Plan.ServiceRepository
+	switch step {
+	case StepCommit:
+		if u, err := url.Parse(r.Plan.RepoURL); err == nil && u.Host != "" {
+			return "git server " + u.Host
+		}
+		return "the git server"
+	case StepArtifact:
+		repo = r.Plan.ArtifactRepository
+	case StepReconcile, StepWatch:
+		return "the Kubernetes API server"
+	}
+	if h, _, ok := strings.Cut(repo, "/"); ok {
+		return "registry " + h
+	}
+	return "the registry"
+}
+
+// step times fn, run under the step's deadline, and records its outcome.
+func (x *run) step(name string, fn func(ctx context.Context) (Status, string, error)) error {
 	t := time.Now()
-	status, detail, err := fn()
+	ctx := x.ctx
+	if x.r.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, x.r.Timeout)
+		defer cancel()
+	}
+	status, detail, err := fn(ctx)
 	if err != nil {
 		status = StatusFailed
+		if x.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%s step: %w after %s waiting for %s (raise --timeout, or check the host): %w", name, ErrStepTimeout, time.Since(t).Round(time.Millisecond), x.r.host(name), err)
+		}
 	}
 	s := Step{Name: name, Status: status, Detail: detail, Duration: time.Since(t)}
 	x.res.Steps = append(x.res.Steps, s)
@@ -161,11 +198,11 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 	p := r.Plan
 	tag := p.Tag
 	res = Result{Tag: tag, Plan: &p}
-	x := &run{r: r, res: &res}
+	x := &run{r: r, res: &res, ctx: ctx}
 	defer func() { res.Duration = time.Since(start) }()
 
 	if r.Images != nil {
-		if err := x.step(StepImages, func() (Status, string, error) {
+		if err := x.step(StepImages, func(ctx context.Context) (Status, string, error) {
 			img, err := r.Images.PublishImages(ctx, tag)
 			if err != nil {
 				return "", "", err
@@ -180,7 +217,7 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 	dir, revision := or(p.ManifestsPath, DefaultManifestsPath), ""
 	if r.Committer != nil {
 		var c gitops.Result
-		err := x.step(StepCommit, func() (Status, string, error) {
+		err := x.step(StepCommit, func(ctx context.Context) (Status, string, error) {
 			var err error
 			c, err = r.Committer.Commit(ctx, tag)
 			res.Commit = &c
@@ -206,7 +243,7 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 			return res, err
 		}
 		if res.Superseded && !r.PushSuperseded {
-			x.step(StepArtifact, func() (Status, string, error) { return StatusSkipped, "superseded by " + c.Old, nil })
+			x.step(StepArtifact, func(ctx context.Context) (Status, string, error) { return StatusSkipped, "superseded by " + c.Old, nil })
 			return res, nil
 		}
 		dir = filepath.Join(c.Dir, dir)
@@ -220,7 +257,7 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 		}
 	}
 	if r.Artifacts != nil {
-		if err := x.step(StepArtifact, func() (Status, string, error) {
+		if err := x.step(StepArtifact, func(ctx context.Context) (Status, string, error) {
 			a, err := r.Artifacts.PushArtifact(ctx, dir, tag, revision)
 			if err != nil {
 				return "", "", err
@@ -235,7 +272,7 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 		}
 	}
 	if r.Reconciler != nil {
-		if err := x.step(StepReconcile, func() (Status, string, error) {
+		if err := x.step(StepReconcile, func(ctx context.Context) (Status, string, error) {
 			rec, err := r.Reconciler.Reconcile(ctx)
 			res.Reconciled = rec
 			var objs []string
@@ -248,7 +285,7 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 		}
 	}
 	if r.Watcher != nil {
-		if err := x.step(StepWatch, func() (Status, string, error) {
+		if err := x.step(StepWatch, func(ctx context.Context) (Status, string, error) {
 			ro, err := r.Watcher.Watch(ctx, tag)
 			res.Rollout = &ro
 			if err != nil {

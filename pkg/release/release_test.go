@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fluxcd/pkg/oci"
 	"github.com/google/go-containerregistry/pkg/crane"
 
 	"github.com/tandem-ci/tandem/internal/testgit"
+	"github.com/tandem-ci/tandem/internal/testnet"
 	"github.com/tandem-ci/tandem/internal/testregistry"
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/image"
@@ -332,5 +334,34 @@ func TestResolveCredentials(t *testing.T) {
 	}
 	if c := p.Commit(); c.URL != p.RepoURL || c.Password != "s3cret" || c.File != "k8s/deployment-variables.yaml" {
 		t.Errorf("commit config = %+v", c)
+	}
+}
+
+// TestNetworkStepsTimeOut: a registry or git server that accepts and never answers
+// fails the step within the release's Timeout, naming the step and the host.
+func TestNetworkStepsTimeOut(t *testing.T) {
+	silent := testnet.Silent(t)
+	e := newEnv(t, "k8s", "")
+	cases := map[string]func(*release.Config){
+		"images":   func(c *release.Config) { c.Registry = silent }, // images go to the silent registry
+		"commit":   func(c *release.Config) { c.RepoURL = "http://" + silent + "/repo.git" },
+		"artifact": func(c *release.Config) { c.ArtifactRepository = silent + "/shop/manifests" },
+	}
+	for step, edit := range cases {
+		cfg := e.cfg
+		edit(&cfg)
+		saved := e.cfg
+		e.cfg = cfg
+		r := e.release(t, "v1.9.0")
+		e.cfg = saved
+		if step != "images" {
+			r.Images = nil // the commit and artifact steps alone
+		}
+		r.Timeout = time.Second
+		err := testnet.Within(t, 60*time.Second, func() error { _, err := r.Run(context.Background()); return err })
+		t.Logf("%s: %v", step, err)
+		if !errors.Is(err, release.ErrStepTimeout) || !strings.Contains(err.Error(), step+" step") || !strings.Contains(err.Error(), silent) {
+			t.Errorf("%s against a silent server: %v", step, err)
+		}
 	}
 }
