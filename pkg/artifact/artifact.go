@@ -28,6 +28,9 @@ var (
 	ErrSymlinkEscapes = errors.New("symlink leads outside the folder")
 	// ErrNoFolder is returned when the folder to push does not exist.
 	ErrNoFolder = errors.New("manifests folder not found")
+	// ErrNoKustomization is returned when the folder holds no kustomization file: with
+	// Flux's prune, an empty artifact deletes the app.
+	ErrNoKustomization = errors.New("no kustomization.yaml in the folder")
 )
 
 // Result describes a pushed (or already present) artifact.
@@ -106,6 +109,13 @@ func Push(ctx context.Context, url, dir string, opts ...Option) (Result, error) 
 	if err := checkFolder(dir); err != nil {
 		return res, err
 	}
+	// Flux's tar drops symlinks: ship what they point at (inside the folder), so the
+	// artifact builds exactly as the folder does.
+	dir, cleanup, err := materialize(dir)
+	if err != nil {
+		return res, err
+	}
+	defer cleanup()
 	client := oci.NewClient(o.craneOptions(ctx))
 	meta := oci.Metadata{Created: ReproducibleCreated, Source: o.source, Revision: o.revision}
 	if !o.force {
@@ -163,12 +173,24 @@ func identical(ctx context.Context, c *oci.Client, ref, dir string, o options, m
 	return r.Context().Digest(d).String(), true
 }
 
-// checkFolder refuses a missing folder and symlinks that lead out of it (flux's tar
-// skips symlinks, so one inside is harmless but its target is not shipped).
+// kustomizationFiles are the names kustomize recognises.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// checkFolder refuses a missing folder, one without a kustomization, and symlinks that
+// lead out of it.
 func checkFolder(dir string) error {
 	info, err := os.Stat(dir)
 	if err != nil || !info.IsDir() {
 		return fmt.Errorf("pushing %s: %w: run `tandem init` or pass the folder holding kustomization.yaml", dir, ErrNoFolder)
+	}
+	found := false
+	for _, k := range kustomizationFiles {
+		if fi, err := os.Stat(filepath.Join(dir, k)); err == nil && fi.Mode().IsRegular() {
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("pushing %s: %w: an artifact without one would make Flux prune the app; pass the folder holding kustomization.yaml (tandem init writes one)", dir, ErrNoKustomization)
 	}
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
@@ -193,4 +215,67 @@ func checkFolder(dir string) error {
 		}
 		return nil
 	})
+}
+
+// materialize returns dir itself when it holds no symlink, else a temporary copy with
+// every symlink (already checked to stay inside) replaced by what it points at.
+func materialize(dir string) (string, func(), error) {
+	none := func() {}
+	links := false
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type()&fs.ModeSymlink != 0 {
+			links = true
+			return filepath.SkipAll
+		}
+		return err
+	})
+	if !links {
+		return dir, none, nil
+	}
+	tmp, err := os.MkdirTemp("", "tandem-artifact-")
+	if err != nil {
+		return "", none, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	if err := copyDeref(dir, tmp); err != nil {
+		cleanup()
+		return "", none, fmt.Errorf("copying %s with its symlinks resolved: %w", dir, err)
+	}
+	return tmp, cleanup, nil
+}
+
+// copyDeref copies the tree at src to dst, following symlinks; .git is left out.
+func copyDeref(src, dst string) error {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == ".git" {
+			continue
+		}
+		from, to := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
+		info, err := os.Stat(from) // follows symlinks
+		if err != nil {
+			return err
+		}
+		switch {
+		case info.IsDir():
+			if err := os.Mkdir(to, 0o755); err != nil {
+				return err
+			}
+			if err := copyDeref(from, to); err != nil {
+				return err
+			}
+		case info.Mode().IsRegular():
+			b, err := os.ReadFile(from)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(to, b, info.Mode().Perm()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -120,6 +120,8 @@ func TestPushErrors(t *testing.T) {
 	}{
 		{"missing folder", artifact.URL(reg.Host+"/m", "v1"), filepath.Join(t.TempDir(), "k8s"), good, "manifests folder not found", artifact.ErrNoFolder},
 		{"symlink escapes", artifact.URL(reg.Host+"/m", "v1"), escaping, good, "symlink leads outside the folder", artifact.ErrSymlinkEscapes},
+		{"empty folder", artifact.URL(reg.Host+"/m", "v1"), t.TempDir(), good, "no kustomization.yaml", artifact.ErrNoKustomization},
+		{"no kustomization", artifact.URL(reg.Host+"/m", "v1"), noKustomization(t), good, "Flux prune", artifact.ErrNoKustomization},
 		{"wrong password", artifact.URL(reg.Host+"/m", "v1"), folder(t), wrong, "401 Unauthorized", nil},
 		{"unreachable registry", artifact.URL("127.0.0.1:1/m", "v1"), folder(t), good, "connection refused", nil},
 		{"not an oci url", reg.Host + "/m:v1", folder(t), good, "parsing artifact URL", nil},
@@ -138,5 +140,45 @@ func TestPushErrors(t *testing.T) {
 				t.Errorf("error leaks the password: %v", err)
 			}
 		})
+	}
+}
+
+func noKustomization(t *testing.T) string {
+	dir := folder(t)
+	os.Remove(filepath.Join(dir, "kustomization.yaml"))
+	return dir
+}
+
+// TestSymlinksInsideAreShipped: a symlink to a file or folder inside the manifests
+// folder ships what it points at, so the pulled artifact builds as the folder does.
+func TestSymlinksInsideAreShipped(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "shared"), 0o755)
+	os.WriteFile(filepath.Join(dir, "shared", "rbac.yaml"), []byte("kind: Role\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: [rbac.yaml, base/rbac.yaml]\n"), 0o644)
+	if err := os.Symlink("shared/rbac.yaml", filepath.Join(dir, "rbac.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("shared", filepath.Join(dir, "base")); err != nil {
+		t.Fatal(err)
+	}
+	url := artifact.URL(reg.Host+"/m", "v1")
+	res, err := artifact.Push(context.Background(), url, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if _, err := oci.NewClient(nil).Pull(context.Background(), strings.TrimPrefix(url, "oci://"), out); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"rbac.yaml", "base/rbac.yaml", "shared/rbac.yaml"} {
+		if b, err := os.ReadFile(filepath.Join(out, f)); err != nil || string(b) != "kind: Role\n" {
+			t.Errorf("pulled %s = %q, %v", f, b, err)
+		}
+	}
+	again, err := artifact.Push(context.Background(), url, dir)
+	if err != nil || !again.Unchanged || again.Digest != res.Digest {
+		t.Errorf("second push = %+v, %v", again, err)
 	}
 }

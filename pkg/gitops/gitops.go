@@ -37,6 +37,8 @@ var (
 	ErrNothingToCommit = errors.New("tag already committed")
 	// ErrBranchNotFound is returned when the branch does not exist on the remote.
 	ErrBranchNotFound = errors.New("branch not found")
+	// ErrOutsideRepository is returned when the file to bump is not inside the clone.
+	ErrOutsideRepository = errors.New("path leaves the repository")
 	// ErrAuth is returned when the git server refuses the credentials.
 	ErrAuth = errors.New("git authentication failed")
 )
@@ -126,6 +128,9 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 		return fmt.Errorf("reading head of %s: %w", cfg.Branch, err)
 	}
 	path := filepath.Join(cfg.Dir, filepath.FromSlash(cfg.File))
+	if _, err := variables.Resolve(path, cfg.Dir); err != nil {
+		return fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, err)
+	}
 	current, err := variables.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, err)
@@ -250,6 +255,9 @@ func normalize(cfg Config) (Config, transport.AuthMethod, error) {
 	}
 	if cfg.File == "" {
 		cfg.File = variables.DefaultFile
+	}
+	if f := filepath.ToSlash(filepath.Clean(cfg.File)); filepath.IsAbs(cfg.File) || f == ".." || strings.HasPrefix(f, "../") {
+		return cfg, nil, fmt.Errorf("file %q: %w: give a path inside the repository, e.g. %s", cfg.File, ErrOutsideRepository, variables.DefaultFile)
 	}
 	if cfg.Message == "" {
 		cfg.Message = DefaultMessage

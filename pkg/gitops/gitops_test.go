@@ -94,6 +94,10 @@ func TestBumpErrors(t *testing.T) {
 	noFile := testgit.New(t, "", "", map[string]string{"README.md": "x\n"})
 	keep := t.TempDir()
 	os.WriteFile(filepath.Join(keep, "precious.txt"), []byte("mine"), 0o644)
+	outside := t.TempDir() // holds x/deployment-variables.yaml, which no bump may touch
+	vars := filepath.Join(outside, "x", "deployment-variables.yaml")
+	os.MkdirAll(filepath.Dir(vars), 0o755)
+	os.WriteFile(vars, []byte(seedFiles["k8s/deployment-variables.yaml"]), 0o644)
 	tests := []struct {
 		name    string
 		mutate  func(*gitops.Config)
@@ -111,6 +115,10 @@ func TestBumpErrors(t *testing.T) {
 		{"file missing", func(c *gitops.Config) { c.File = "deploy/vars.yaml" }, "deploy/vars.yaml: no such file", nil},
 		{"bad template", func(c *gitops.Config) { c.Message = "{{.Nope" }, "parsing commit message template", nil},
 		{"non-empty clone folder", func(c *gitops.Config) { c.Dir = keep }, "folder is not empty", nil},
+		{"file outside the clone", func(c *gitops.Config) {
+			c.Dir, c.File = filepath.Join(outside, "clone"), "../x/deployment-variables.yaml"
+		}, "path leaves the repository", gitops.ErrOutsideRepository},
+		{"absolute file", func(c *gitops.Config) { c.File = filepath.Join(outside, "x", "deployment-variables.yaml") }, "path leaves the repository", gitops.ErrOutsideRepository},
 	}
 	before := s.Git(t, "rev-parse", "main")
 	for _, tt := range tests {
@@ -135,6 +143,42 @@ func TestBumpErrors(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(keep, "precious.txt")); err != nil || string(b) != "mine" {
 		t.Errorf("a bump into a non-empty folder touched it: %v", err)
+	}
+	if b, _ := os.ReadFile(vars); string(b) != seedFiles["k8s/deployment-variables.yaml"] {
+		t.Errorf("a bump rewrote a file outside the clone:\n%s", b)
+	}
+}
+
+// TestBumpSymlinkedFolderOutside: a branch whose k8s/ is a symlink leading out of the
+// clone is refused; the file it points at is untouched.
+func TestBumpSymlinkedFolderOutside(t *testing.T) {
+	s := testgit.New(t, "ci", token, map[string]string{"README.md": "x\n"})
+	outside := t.TempDir()
+	vars := filepath.Join(outside, "deployment-variables.yaml")
+	os.WriteFile(vars, []byte(seedFiles["k8s/deployment-variables.yaml"]), 0o644)
+	work := t.TempDir()
+	for _, args := range [][]string{{"clone", "-q", s.Bare, work}, {"-C", work, "checkout", "-q", "main"}} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	c := cfg(s, "v1.9.0")
+	c.Dir = filepath.Join(t.TempDir(), "clone")
+	rel, _ := filepath.Rel(c.Dir, outside) // go-git confines absolute links; a relative one can leave
+	if err := os.Symlink(rel, filepath.Join(work, "k8s")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"add", "k8s"}, {"-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q", "-m", "link"}, {"push", "-q", "origin", "main"}} {
+		if out, err := exec.Command("git", append([]string{"-C", work}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	_, err := gitops.Bump(context.Background(), c)
+	if !errors.Is(err, variables.ErrOutsideRoot) {
+		t.Errorf("Bump through a symlinked folder = %v, want ErrOutsideRoot", err)
+	}
+	if b, _ := os.ReadFile(vars); string(b) != seedFiles["k8s/deployment-variables.yaml"] {
+		t.Errorf("the bump rewrote the file outside the clone:\n%s", b)
 	}
 }
 

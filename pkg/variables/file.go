@@ -11,8 +11,9 @@ import (
 	"github.com/tandem-ci/tandem/internal/atomicfile"
 )
 
-// ErrOutsideRoot is returned when the file is a symlink that leads out of its folder.
-var ErrOutsideRoot = errors.New("symlink leads outside the manifests folder")
+// ErrOutsideRoot is returned when the file, or a folder on its path, is a symlink that
+// leads out of the folder it must stay in.
+var ErrOutsideRoot = errors.New("symlink leads outside the folder")
 
 // Result reports one rewrite.
 type Result struct {
@@ -55,7 +56,7 @@ func SetFile(path, newTag string, opts ...Option) (Result, error) {
 		opt(&o)
 	}
 	res := Result{File: path, New: newTag}
-	target, err := resolve(path, o.root)
+	target, err := Resolve(path, o.root)
 	if err != nil {
 		return res, err
 	}
@@ -90,17 +91,14 @@ func SetFile(path, newTag string, opts ...Option) (Result, error) {
 	return res, nil
 }
 
-// resolve follows a symlink at path and checks it stays inside root.
-func resolve(path, root string) (string, error) {
-	li, err := os.Lstat(path)
-	if err != nil {
+// Resolve follows symlinks in path (the file or any folder on the way) and checks the
+// result stays inside root: a rewrite never lands outside the clone or folder.
+func Resolve(path, root string) (string, error) {
+	if _, err := os.Lstat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("reading %s: %w: create it with `tandem init` or pass the right --file", path, err)
+			return "", fmt.Errorf("reading %s: %w: create it with `tandem init` or pass the right file", path, err)
 		}
 		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	if li.Mode()&fs.ModeSymlink == 0 {
-		return path, nil
 	}
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
@@ -109,6 +107,12 @@ func resolve(path, root string) (string, error) {
 	rootAbs, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return "", fmt.Errorf("resolving folder %s: %w", root, err)
+	}
+	if targetAbs, err := filepath.Abs(target); err == nil {
+		target = targetAbs
+	}
+	if r, err := filepath.Abs(rootAbs); err == nil {
+		rootAbs = r
 	}
 	rel, err := filepath.Rel(rootAbs, target)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {

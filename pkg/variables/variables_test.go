@@ -135,7 +135,7 @@ func TestSetFileBadInput(t *testing.T) {
 			if err := os.Symlink(outside, path); err != nil {
 				t.Fatal(err)
 			}
-		}, wantErr: "symlink leads outside the manifests folder", is: variables.ErrOutsideRoot},
+		}, wantErr: "symlink leads outside the folder", is: variables.ErrOutsideRoot},
 		{name: "directory", tag: defaultTag, setup: func(t *testing.T, dir, path string) {
 			os.Remove(path)
 			os.Mkdir(path, 0o755)
