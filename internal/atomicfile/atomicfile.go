@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 )
 
-// Write writes data to a temporary file beside path, syncs it, sets perm and renames it
-// over path. On any error path is left as it was.
+// Write writes data to a temporary file beside path, syncs it, sets perm and, when path
+// exists, its owner and group, and renames it over path. On any error path is left as
+// it was. The rename gives path a new inode: other hard links to the old file keep the
+// old content.
 func Write(path string, data []byte, perm fs.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -19,6 +21,9 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = keepOwner(tmp, path)
 	}
 	if err == nil {
 		err = tmp.Sync()

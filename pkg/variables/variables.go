@@ -31,6 +31,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrNotYAML is returned when the input does not parse as YAML.
 	ErrNotYAML = errors.New("not valid YAML")
+	// ErrAmbiguous is returned when the file holds two deployment-variables ConfigMaps
+	// or two IMAGE_TAG keys: which one the build reads is not the file's to decide.
+	ErrAmbiguous = errors.New("ambiguous")
 )
 
 // location is the IMAGE_TAG scalar found in a document.
@@ -79,6 +82,9 @@ func Set(data []byte, newTag string) (out []byte, old string, err error) {
 
 func find(data []byte) (location, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var found *location
+	var firstLine int
+	var firstErr error
 	sawConfigMap := false
 	for i := 0; ; i++ {
 		var doc yaml.Node
@@ -96,31 +102,56 @@ func find(data []byte) (location, error) {
 		if scalar(root, "kind") != "ConfigMap" || scalar(child(root, "metadata"), "name") != ConfigMapName {
 			continue
 		}
-		sawConfigMap = true
-		dataNode := child(root, "data")
-		if dataNode == nil || dataNode.Kind != yaml.MappingNode {
-			return location{}, fmt.Errorf("ConfigMap %s has no data map: add data.%s: \"<tag>\": %w", ConfigMapName, Key, ErrNotFound)
+		if sawConfigMap {
+			return location{}, fmt.Errorf("two ConfigMaps named %s (lines %d and %d): %w: keep one", ConfigMapName, firstLine, root.Line, ErrAmbiguous)
 		}
-		v := child(dataNode, Key)
-		if v == nil {
-			return location{}, fmt.Errorf("ConfigMap %s has no data.%s: add %s: \"<tag>\" under data: %w", ConfigMapName, Key, Key, ErrNotFound)
+		sawConfigMap, firstLine = true, root.Line
+		loc, err := inConfigMap(root)
+		if err != nil {
+			firstErr = err
+			continue
 		}
-		if v.Kind == yaml.AliasNode {
-			return location{}, fmt.Errorf("data.%s is an alias (*%s); write the tag as a quoted string", Key, v.Value)
-		}
-		if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
-			return location{}, fmt.Errorf("data.%s (line %d) is %s, not a string: ConfigMap data values must be strings; quote it: %s: \"%s\"",
-				Key, v.Line, describe(v), Key, v.Value)
-		}
-		if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-			return location{}, fmt.Errorf("data.%s (line %d) is a block scalar; write it on one line as a quoted string", Key, v.Line)
-		}
-		return location{node: v}, nil
+		found = &loc
 	}
-	if !sawConfigMap {
+	switch {
+	case !sawConfigMap:
 		return location{}, fmt.Errorf("no ConfigMap named %s: the file must hold the ConfigMap the kustomization's replacements read %s from: %w", ConfigMapName, Key, ErrNotFound)
+	case firstErr != nil:
+		return location{}, firstErr
 	}
-	return location{}, ErrNotFound
+	return *found, nil
+}
+
+// inConfigMap finds data.IMAGE_TAG in the deployment-variables ConfigMap root.
+func inConfigMap(root *yaml.Node) (location, error) {
+	dataNode := child(root, "data")
+	if dataNode == nil || dataNode.Kind != yaml.MappingNode {
+		return location{}, fmt.Errorf("ConfigMap %s has no data map: add data.%s: \"<tag>\": %w", ConfigMapName, Key, ErrNotFound)
+	}
+	var lines []string
+	for i := 0; i+1 < len(dataNode.Content); i += 2 {
+		if dataNode.Content[i].Value == Key {
+			lines = append(lines, fmt.Sprint(dataNode.Content[i].Line))
+		}
+	}
+	if len(lines) > 1 {
+		return location{}, fmt.Errorf("data.%s appears %d times (lines %s): %w: keep one", Key, len(lines), strings.Join(lines, ", "), ErrAmbiguous)
+	}
+	v := child(dataNode, Key)
+	if v == nil {
+		return location{}, fmt.Errorf("ConfigMap %s has no data.%s: add %s: \"<tag>\" under data: %w", ConfigMapName, Key, Key, ErrNotFound)
+	}
+	if v.Kind == yaml.AliasNode {
+		return location{}, fmt.Errorf("data.%s is an alias (*%s); write the tag as a quoted string", Key, v.Value)
+	}
+	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
+		return location{}, fmt.Errorf("data.%s (line %d) is %s, not a string: ConfigMap data values must be strings; quote it: %s: \"%s\"",
+			Key, v.Line, describe(v), Key, v.Value)
+	}
+	if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return location{}, fmt.Errorf("data.%s (line %d) is a block scalar; write it on one line as a quoted string", Key, v.Line)
+	}
+	return location{node: v}, nil
 }
 
 func describe(n *yaml.Node) string {

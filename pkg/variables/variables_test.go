@@ -124,6 +124,10 @@ func TestSetFileBadInput(t *testing.T) {
 		{name: "block scalar", content: "kind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: |\n    v1\n",
 			tag: defaultTag, wantErr: "is a block scalar"},
 		{name: "invalid tag", content: string(valid), tag: "V1_BAD", wantErr: `invalid tag "V1_BAD"`},
+		{name: "duplicate IMAGE_TAG", content: "kind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1\"\n  IMAGE_TAG: \"v2\"\n",
+			tag: defaultTag, wantErr: "data.IMAGE_TAG appears 2 times (lines 5, 6)", is: variables.ErrAmbiguous},
+		{name: "two ConfigMaps", content: "kind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1\"\n---\nkind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1\"\n",
+			tag: defaultTag, wantErr: "two ConfigMaps named deployment-variables (lines 1 and 7)", is: variables.ErrAmbiguous},
 		{name: "read-only file", content: string(valid), tag: defaultTag,
 			setup: func(t *testing.T, dir, path string) { os.Chmod(path, 0o444) }, wantErr: "is read-only (mode -r--r--r--)"},
 		{name: "symlink outside folder", tag: defaultTag, setup: func(t *testing.T, dir, path string) {
