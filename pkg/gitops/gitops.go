@@ -32,6 +32,9 @@ var (
 	// ErrSuperseded is returned when the branch already holds a newer tag: the release
 	// must not overwrite it.
 	ErrSuperseded = errors.New("branch already holds a newer tag")
+	// ErrUnordered is returned when the branch holds a semantic-version tag and the new
+	// tag is not one: the two cannot be ordered, so the guard refuses.
+	ErrUnordered = errors.New("tags cannot be ordered")
 	// ErrNothingToCommit is returned when the branch already holds this tag; no empty
 	// commit is made and Result.Commit is the branch head.
 	ErrNothingToCommit = errors.New("tag already committed")
@@ -136,9 +139,16 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 		return fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, err)
 	}
 	res.Old = current
-	if c, err := tag.Compare(current, cfg.Tag); err == nil && c > 0 {
+	switch c, err := tag.Compare(current, cfg.Tag); {
+	case err == nil && c > 0:
 		res.Commit = head.Hash().String()
 		return fmt.Errorf("%s holds %s, newer than %s: %w", cfg.File, current, cfg.Tag, ErrSuperseded)
+	case err != nil && tag.IsSemver(current):
+		// Tags are ordered as semantic versions. Replacing one with a tag that is not
+		// could move the branch backwards unnoticed (and Flux's ref.semver would never
+		// pick the new artifact), so it is refused; between two non-semver tags there is
+		// no order and the newest release wins.
+		return fmt.Errorf("%s holds %s, a semantic version; %s is not one, so no one can tell which is newer: %w: release with a semver tag (--tag, or $CI_PIPELINE_ID with the default format), or set the file by hand to switch schemes", cfg.File, current, cfg.Tag, ErrUnordered)
 	}
 	msg, err := message(cfg, current)
 	if err != nil {

@@ -149,6 +149,35 @@ func TestBumpErrors(t *testing.T) {
 	}
 }
 
+// TestGuardOrdersTags: the monotonic guard never lets a tag it cannot order replace a
+// semantic version (v1.50.0 -> abcdef12 -> v1.2.0 moved the branch backwards before).
+func TestGuardOrdersTags(t *testing.T) {
+	s := testgit.New(t, "ci", token, seedFiles)
+	steps := []struct {
+		tag string
+		is  error
+	}{
+		{"v1.50.0", nil},
+		{"abcdef12", gitops.ErrUnordered},
+		{"v1.2.0", gitops.ErrSuperseded},
+		{"v1.51.0", nil},
+	}
+	for _, st := range steps {
+		_, err := gitops.Bump(context.Background(), cfg(s, st.tag))
+		if st.is == nil && err != nil || st.is != nil && !errors.Is(err, st.is) {
+			t.Errorf("bump to %s = %v, want %v", st.tag, err, st.is)
+		}
+	}
+	if got := s.Git(t, "show", "main:k8s/deployment-variables.yaml"); !strings.Contains(got, `"v1.51.0"`) {
+		t.Errorf("main holds:\n%s", got)
+	}
+	// Between tags that are not semantic versions there is no order: the newest release wins.
+	other := testgit.New(t, "ci", token, map[string]string{"k8s/deployment-variables.yaml": strings.Replace(seedFiles["k8s/deployment-variables.yaml"], "v1.0.0", "abcdef12", 1)})
+	if _, err := gitops.Bump(context.Background(), cfg(other, "0123abcd")); err != nil {
+		t.Errorf("sha tag over sha tag: %v", err)
+	}
+}
+
 // TestBumpSymlinkedFolderOutside: a branch whose k8s/ is a symlink leading out of the
 // clone is refused; the file it points at is untouched.
 func TestBumpSymlinkedFolderOutside(t *testing.T) {

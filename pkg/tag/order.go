@@ -31,3 +31,9 @@ func trimV(s string) string {
 	}
 	return s
 }
+
+// IsSemver reports whether t is a strict semantic version (with or without "v").
+func IsSemver(t string) bool {
+	_, err := semver.StrictNewVersion(trimV(t))
+	return err == nil
+}

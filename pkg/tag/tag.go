@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -78,7 +79,13 @@ func Compute(cfg Config) (Result, error) {
 		if !regexp.MustCompile(`^[0-9]+$`).MatchString(cfg.PipelineID) {
 			return Result{}, fmt.Errorf("computing tag: CI_PIPELINE_ID %q is not a number", cfg.PipelineID)
 		}
-		t, err := render(cfg, cfg.PipelineID)
+		// A pipeline ID with leading zeros (007) would render v1.007.0, which is not a
+		// semantic version: the monotonic guard and Flux's ref.semver could not order it.
+		id, err := strconv.ParseUint(cfg.PipelineID, 10, 64)
+		if err != nil {
+			return Result{}, fmt.Errorf("computing tag: CI_PIPELINE_ID %q: %w", cfg.PipelineID, err)
+		}
+		t, err := render(cfg, strconv.FormatUint(id, 10))
 		if err != nil {
 			return Result{}, err
 		}

@@ -18,6 +18,7 @@ func TestCompute(t *testing.T) {
 	}{
 		{"explicit wins", tag.Config{Explicit: "v2.0.0", PipelineID: "7"}, tag.Result{Tag: "v2.0.0", Source: tag.SourceExplicit}},
 		{"pipeline default format", tag.Config{PipelineID: "2286938253"}, tag.Result{Tag: "v1.2286938253.0", Source: tag.SourcePipeline}},
+		{"pipeline with leading zeros stays semver", tag.Config{PipelineID: "007"}, tag.Result{Tag: "v1.7.0", Source: tag.SourcePipeline}},
 		{"pipeline custom format", tag.Config{PipelineID: "12", CommitSHA: "abcdef0123456789", Format: "v2.{{.PipelineID}}.0-{{.ShortSHA}}"}, tag.Result{Tag: "v2.12.0-abcdef01", Source: tag.SourcePipeline}},
 		{"commit fallback", tag.Config{CommitSHA: "0123456789abcdef"}, tag.Result{Tag: "01234567", Source: tag.SourceCommit}},
 	}
