@@ -133,3 +133,26 @@ func TestInitDefaultsBelowRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestInitMigrationCommandQuoting: the command is split as a shell would, and the result
+// lints clean; unbalanced quotes are refused.
+func TestInitMigrationCommandQuoting(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "k8s")
+	if out, err := run(t, "init", dir, "--app", "inv", "--image", "r.example.com/inv", "--migration-command", `sh -c "alembic upgrade head"`); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "migration-job.yaml"))
+	if !strings.Contains(string(b), `command: ["sh","-c","alembic upgrade head"]`) {
+		t.Errorf("migration-job.yaml:\n%s", b)
+	}
+	if out, err := run(t, "lint", dir); err != nil {
+		t.Errorf("lint: %v\n%s", err, out)
+	}
+	bad := filepath.Join(t.TempDir(), "k8s")
+	if _, err := run(t, "init", bad, "--app", "inv", "--image", "r.example.com/inv", "--migration-command", `sh -c "alembic upgrade head`); err == nil || !strings.Contains(err.Error(), "--migration-command") {
+		t.Errorf("unbalanced quote = %v", err)
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Error("a refused init wrote files")
+	}
+}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
+	"github.com/google/shlex"
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-ci/tandem/pkg/image"
@@ -29,7 +29,12 @@ func newInitCmd() *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			spec.MigrationCommand = strings.Fields(command)
+			// Split as a shell would: Kubernetes runs no shell, so quotes must not reach the program.
+			words, err := shlex.Split(command)
+			if err != nil {
+				return fmt.Errorf("--migration-command %q: %w: quote as in a shell, e.g. 'sh -c \"alembic upgrade head\"'", command, err)
+			}
+			spec.MigrationCommand = words
 			// The naming rule every door shares: <registry>/<app>, <registry>/<app>-migration.
 			spec.Image, spec.MigrationImage, _ = image.Repositories(registry, spec.App, spec.Image, spec.MigrationImage, "")
 			switch waiter {

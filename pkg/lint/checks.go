@@ -60,6 +60,14 @@ func checkJobs(c *checker) {
 			c.report(RuleTTLRerun, j.src, append(jobSpec, "ttlSecondsAfterFinished"),
 				"Job %s is deleted %ds after it finishes; Flux then re-creates it and the migration runs again: it must be idempotent", job.Name, *job.Spec.TTLSecondsAfterFinished)
 		}
+		for _, ctr := range job.Spec.Template.Spec.Containers {
+			for field, list := range map[string][]string{"command": ctr.Command, "args": ctr.Args} {
+				if bad := strayQuote(list); bad != "" {
+					c.report(RuleCommandQuoting, j.src, append(podSpecPath, "containers", "[name="+ctr.Name+"]", field),
+						"Job %s container %s %s has the argument %q with a stray shell quote: Kubernetes runs no shell, so the quote reaches the program (was the command split on spaces?)", job.Name, ctr.Name, field, bad)
+				}
+			}
+		}
 		if rp := job.Spec.Template.Spec.RestartPolicy; rp != corev1.RestartPolicyNever {
 			c.report(RuleRestartPolicy, j.src, append(podSpecPath, "restartPolicy"), "Job %s restartPolicy is %q: the migration container is restarted in place after a failure", job.Name, rp)
 		}
@@ -407,4 +415,17 @@ func checkSelector(c *checker) {
 			c.report(RuleDeploymentSelector, d.src, []string{"spec"}, "Deployment %s has no spec.selector: the API server rejects it", d.obj.Name)
 		}
 	}
+}
+
+// strayQuote returns the first argument that opens or closes a shell quote it does not
+// also close or open: what splitting `sh -c "a b"` on spaces leaves behind.
+func strayQuote(args []string) string {
+	for _, a := range args {
+		for _, q := range []string{`"`, `'`} {
+			if n := strings.Count(a, q); n%2 == 1 && (strings.HasPrefix(a, q) || strings.HasSuffix(a, q)) {
+				return a
+			}
+		}
+	}
+	return ""
 }

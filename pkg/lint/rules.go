@@ -34,11 +34,12 @@ var (
 	RuleRestartPolicy      = Rule{"TND013", "restart-policy", SeverityError, "set spec.template.spec.restartPolicy: Never"}
 	RuleTTLRerun           = Rule{"TND014", "ttl-reruns-migration", SeverityWarning, "make the migration idempotent and record it with annotation tandem-ci.dev/migration-idempotent: \"true\""}
 	RuleDeploymentSelector = Rule{"TND015", "deployment-selector", SeverityError, "add spec.selector.matchLabels matching the pod template labels (required by apps/v1)"}
+	RuleCommandQuoting     = Rule{"TND016", "migration-command-quoting", SeverityError, `write one argument per list element without shell quotes, e.g. command: ["sh", "-c", "alembic upgrade head"] (tandem init --migration-command splits as a shell does)`}
 )
 
 // Rules lists every rule in ID order.
 var Rules = []Rule{
 	RuleBuild, RuleJobNameTag, RuleForce, RuleBackoff, RuleEnv, RuleWaitTarget, RuleOrder,
 	RuleImageTag, RuleReplacementIndex, RuleNames, RuleRBAC, RuleWaiterMode, RuleTTL,
-	RuleRestartPolicy, RuleTTLRerun, RuleDeploymentSelector,
+	RuleRestartPolicy, RuleTTLRerun, RuleDeploymentSelector, RuleCommandQuoting,
 }
