@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // run executes the CLI in-process, as a user would call it.
@@ -154,5 +158,31 @@ func TestInitMigrationCommandQuoting(t *testing.T) {
 	}
 	if _, err := os.Stat(bad); err == nil {
 		t.Error("a refused init wrote files")
+	}
+}
+
+// TestRenderAndLintHonourCancellation: a large folder takes seconds in kustomize's
+// build; a cancelled context (SIGTERM, Ctrl-C) ends render and lint at once.
+func TestRenderAndLintHonourCancellation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "k8s")
+	if _, err := run(t, "init", dir, "--app", "big", "--image", "r.example.com/big", "--migration-command", "m"); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range 1500 {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\ndata:\n  k: v\n", i)
+	}
+	os.WriteFile(filepath.Join(dir, "many.yaml"), []byte(b.String()), 0o644)
+	k, _ := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(strings.Replace(string(k), "resources:\n", "resources:\n  - many.yaml\n", 1)), 0o644)
+	for _, args := range [][]string{{"render", dir}, {"lint", dir}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		cmd := newRootCmd()
+		cmd.SetOut(io.Discard)
+		cmd.SetArgs(args)
+		if err := cmd.ExecuteContext(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("tandem %s cancelled after 100ms = %v, want context.Canceled", args[0], err)
+		}
 	}
 }

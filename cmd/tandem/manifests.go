@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -100,7 +101,7 @@ func newRenderCmd() *cobra.Command {
 					return m.AsYaml()
 				}
 			}
-			out, err := build()
+			out, err := untilDone(cmd.Context(), build)
 			if err != nil {
 				return err
 			}
@@ -118,7 +119,7 @@ func newLintCmd() *cobra.Command {
 		Short: "Check a kustomization folder for the migration pattern's known mistakes (exit 1 on errors)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := lint.Lint(args[0])
+			rep, err := untilDone(cmd.Context(), func() (lint.Report, error) { return lint.Lint(args[0]) })
 			if err != nil {
 				return err
 			}
@@ -210,4 +211,26 @@ func tagFlags(cmd *cobra.Command, cfg *tag.Config) {
 	f.StringVar(&cfg.CommitSHA, "commit", envCfg.CommitSHA, "commit SHA ($CI_COMMIT_SHA)")
 	f.StringVar(&cfg.RepoDir, "repo", ".", "git repository whose HEAD gives the fallback tag")
 	cfg.Branch = envCfg.Branch
+}
+
+// untilDone runs fn and returns its result, or the context's error as soon as the
+// context ends (Ctrl-C, SIGTERM): kustomize's build takes no context, and on large
+// folders it runs for minutes (its resource map checks ids in O(n²)).
+func untilDone[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("stopped: %w", context.Cause(ctx))
+	}
 }

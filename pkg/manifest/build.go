@@ -99,3 +99,16 @@ func looksRemote(r string) bool {
 	first, _, _ := strings.Cut(r, "/")
 	return first != "." && first != ".." && strings.Contains(first, ".") && strings.Contains(r, "/")
 }
+
+// BuildYAML is Build, rendered as a multi-document YAML stream like `kustomize build`.
+func BuildYAML(dir string) ([]byte, error) {
+	m, err := Build(dir)
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.AsYaml()
+	if err != nil {
+		return nil, fmt.Errorf("encoding build of %s: %w", dir, err)
+	}
+	return out, nil
+}
