@@ -186,3 +186,28 @@ func TestRenderAndLintHonourCancellation(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONErrors: with -o json a failing command still prints JSON on stdout.
+func TestJSONErrors(t *testing.T) {
+	root := newRootCmd()
+	root.SetArgs([]string{"bump", filepath.Join(t.TempDir(), "missing.yaml"), "--tag", "v1.2.0", "-o", "json"})
+	root.SetOut(io.Discard)
+	err := root.Execute()
+	var stdout, stderr bytes.Buffer
+	report(root, &stdout, &stderr, err)
+	var got struct{ Error string }
+	if jerr := json.Unmarshal(stdout.Bytes(), &got); jerr != nil || !strings.Contains(got.Error, "missing.yaml") || !strings.Contains(stderr.String(), "tandem: ") {
+		t.Errorf("stdout %q (%v), stderr %q", stdout.String(), jerr, stderr.String())
+	}
+}
+
+// TestEmptyTagMessage: an empty --tag outside a git repository says what to do.
+func TestEmptyTagMessage(t *testing.T) {
+	t.Setenv("CI_PIPELINE_ID", "")
+	t.Setenv("CI_COMMIT_SHA", "")
+	t.Setenv("TANDEM_TAG", "")
+	_, err := run(t, "tag", "--tag", "", "--repo", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "pass --tag, set CI_PIPELINE_ID") {
+		t.Errorf("tag --tag \"\" = %v", err)
+	}
+}

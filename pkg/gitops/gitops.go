@@ -201,6 +201,8 @@ func retryable(err error) bool { return errors.Is(err, errRejected) }
 func classify(doing string, cfg Config, err error) error {
 	msg := redact(err.Error(), cfg.Password)
 	switch {
+	case (errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed)) && cfg.Password == "":
+		return fmt.Errorf("%s: %w: no token was given: set TANDEM_GIT_TOKEN to a project or deploy token with write access (%s)", doing, ErrAuth, msg)
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		return fmt.Errorf("%s: %w: check the token's write access (%s)", doing, ErrAuth, msg)
 	case errors.Is(err, plumbing.ErrReferenceNotFound), strings.Contains(msg, "couldn't find remote ref"):
@@ -294,11 +296,18 @@ func normalize(cfg Config) (Config, transport.AuthMethod, error) {
 	return cfg, auth, nil
 }
 
-// StripCredentials removes user info from a URL for display.
+// StripCredentials removes user info from a URL for display. An scp-style address
+// (user@host:path) keeps only host:path; anything else unparseable keeps what follows
+// its last "@".
 func StripCredentials(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparseable URL>"
+	if err != nil || (u.Host == "" && strings.Contains(raw, "@")) {
+		if i := strings.LastIndex(raw, "@"); i >= 0 {
+			return raw[i+1:]
+		}
+		if err != nil {
+			return "<unparseable URL>"
+		}
 	}
 	u.User = nil
 	return u.String()

@@ -105,7 +105,7 @@ func TestBumpErrors(t *testing.T) {
 		is      error
 	}{
 		{"wrong token", func(c *gitops.Config) { c.Password = "wrong-" + token }, "git authentication failed", gitops.ErrAuth},
-		{"no token", func(c *gitops.Config) { c.Password = "" }, "git authentication failed", gitops.ErrAuth},
+		{"no token", func(c *gitops.Config) { c.Password = "" }, "no token was given: set TANDEM_GIT_TOKEN", gitops.ErrAuth},
 		{"branch missing", func(c *gitops.Config) { c.Branch = "release" }, "branch not found", gitops.ErrBranchNotFound},
 		{"invalid tag", func(c *gitops.Config) { c.Tag = "V1_0" }, "must be lowercase", tag.ErrInvalid},
 		{"no branch", func(c *gitops.Config) { c.Branch = "" }, "branch: required", nil},
@@ -291,5 +291,19 @@ func TestFromCheckout(t *testing.T) {
 	c.URL, c.Password = u, ""
 	if _, err := gitops.Bump(context.Background(), c); err != nil {
 		t.Errorf("bump from a detached shallow checkout's remote: %v", err)
+	}
+}
+
+func TestStripCredentials(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://ci:glpat-x@gitlab.com/acme/shop.git": "https://gitlab.com/acme/shop.git",
+		"https://gitlab.com/acme/shop.git":            "https://gitlab.com/acme/shop.git",
+		"git@gitlab.com:acme/shop.git":                "gitlab.com:acme/shop.git",
+		"ci:glpat-x@gitlab.com:acme/shop.git":         "gitlab.com:acme/shop.git",
+		"":                                            "",
+	} {
+		if got := gitops.StripCredentials(raw); got != want {
+			t.Errorf("StripCredentials(%q) = %q, want %q", raw, got, want)
+		}
 	}
 }

@@ -95,7 +95,7 @@ func Compute(cfg Config) (Result, error) {
 		if sha == "" && cfg.RepoDir != "" {
 			var err error
 			if sha, err = headSHA(cfg.RepoDir); err != nil {
-				return Result{}, err
+				return Result{}, fmt.Errorf("%w (no tag given, no CI_PIPELINE_ID, and the commit fallback failed: %v)", ErrNoSource, err)
 			}
 		}
 		if sha == "" {

@@ -80,7 +80,22 @@ func Set(data []byte, newTag string) (out []byte, old string, err error) {
 	return out, old, nil
 }
 
+// checkEncoding refuses what the YAML parser would misread: UTF-16 and CR-only line
+// endings (classic Mac), where line numbers and byte offsets no longer agree.
+func checkEncoding(data []byte) error {
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.IndexByte(data, 0) >= 0 {
+		return fmt.Errorf("%w: the file is UTF-16 (or holds NUL bytes): save it as UTF-8", ErrNotYAML)
+	}
+	if i := bytes.IndexByte(data, '\r'); i >= 0 && (i+1 == len(data) || data[i+1] != '\n') {
+		return fmt.Errorf("%w: the file ends lines with CR only (classic Mac): convert it to LF (or CRLF) line endings", ErrNotYAML)
+	}
+	return nil
+}
+
 func find(data []byte) (location, error) {
+	if err := checkEncoding(data); err != nil {
+		return location{}, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var found *location
 	var firstLine int
