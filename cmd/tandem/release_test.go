@@ -191,3 +191,37 @@ func TestStepCommandsTimeOut(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseValidatesBeforePushing: a missing branch or a broken message template fails
+// before the first push, and --dry-run runs the same validation.
+func TestReleaseValidatesBeforePushing(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
+	t.Setenv("CI_COMMIT_BRANCH", "")
+	t.Setenv("CI_PROJECT_URL", "")
+	base := []string{"release", "--app", "shop", "--registry", reg.Host, "--source", hello, "--checkout", t.TempDir(),
+		"--repo-url", "http://127.0.0.1:1/shop.git", "--tag", "v1.2.0"}
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"no branch":   {nil, "branch: required"},
+		"bad message": {[]string{"--branch", "main", "--message", "{{.Nope}} [skip ci]"}, "commit message"},
+		"bad file":    {[]string{"--branch", "main", "--file", "../elsewhere/deployment-variables.yaml"}, `variables file "../elsewhere/deployment-variables.yaml"`},
+	} {
+		for _, dry := range []bool{false, true} {
+			args := append(append([]string{}, base...), c.args...)
+			if dry {
+				args = append(args, "--dry-run")
+			}
+			before := reg.Requests.Load()
+			_, err := run(t, args...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s (dry run %v) = %v, want %q", name, dry, err, c.want)
+			}
+			if n := reg.Requests.Load() - before; n != 0 {
+				t.Errorf("%s (dry run %v): %d registry requests before failing", name, dry, n)
+			}
+		}
+	}
+}
