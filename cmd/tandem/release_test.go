@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -221,6 +224,42 @@ func TestReleaseValidatesBeforePushing(t *testing.T) {
 			}
 			if n := reg.Requests.Load() - before; n != 0 {
 				t.Errorf("%s (dry run %v): %d registry requests before failing", name, dry, n)
+			}
+		}
+	}
+}
+
+// TestSignalsEndCommands: SIGTERM (a cancelled CI job, a pod being stopped) and SIGINT
+// end the real binary promptly, whatever it is waiting for.
+func TestSignalsEndCommands(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "tandem")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	silent := testnet.Silent(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: http://"+silent+"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {}}]\ncurrent-context: c\n"), 0o600)
+	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
+	commands := map[string][]string{
+		"wait":      {"wait", "job", "x", "--kubeconfig", kubeconfig, "-n", "ns"},
+		"reconcile": {"reconcile", "--source", "shop", "--kubeconfig", kubeconfig},
+		"commit":    {"commit", "--repo-url", "http://" + silent + "/shop.git", "--branch", "main", "--tag", "v1.2.0"},
+		"images":    {"images", "--source", hello, "--registry", silent, "--app", "shop", "--tag", "v1.2.0"},
+	}
+	for name, args := range commands {
+		for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(os.Environ(), "TANDEM_GIT_TOKEN=tok")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			cmd.Process.Signal(sig)
+			err := testnet.Within(t, 20*time.Second, cmd.Wait)
+			if err == nil || !strings.Contains(out.String(), "signal received") && !strings.Contains(out.String(), "context canceled") {
+				t.Errorf("%s after %v: %v\n%s", name, sig, err, out.String())
 			}
 		}
 	}

@@ -110,7 +110,11 @@ func Bump(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res.Duration = time.Since(start)
 	if err != nil && retryable(err) {
-		return res, fmt.Errorf("pushing to %s %s: branch kept moving, gave up after %d attempts: %w", cfg.URL, cfg.Branch, res.Attempts, err)
+		why := "branch kept moving"
+		if errors.Is(err, errTransient) {
+			why = "the server kept failing"
+		}
+		return res, fmt.Errorf("pushing to %s %s: %s, gave up after %d attempts: %w", cfg.URL, cfg.Branch, why, res.Attempts, err)
 	}
 	return res, err
 }
@@ -195,7 +199,22 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 // errRejected marks a push the server refused because the branch moved.
 var errRejected = errors.New("push rejected: branch moved")
 
-func retryable(err error) bool { return errors.Is(err, errRejected) }
+// errTransient marks a failure of the connection or the server (reset, cut-off answer,
+// 5xx): the next attempt, on a fresh clone, may well succeed.
+var errTransient = errors.New("transient git server error")
+
+func retryable(err error) bool { return errors.Is(err, errRejected) || errors.Is(err, errTransient) }
+
+// transient reports whether a go-git error message says the connection or the server
+// failed, rather than the request being wrong.
+func transient(msg string) bool {
+	for _, s := range []string{"EOF", "connection reset", "broken pipe", "status code: 5", "502 Bad Gateway", "503 Service Unavailable", "504 Gateway Timeout", "500 Internal Server Error"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
 
 // classify turns go-git's errors into tandem's, and keeps secrets out of the message.
 func classify(doing string, cfg Config, err error) error {
@@ -210,6 +229,8 @@ func classify(doing string, cfg Config, err error) error {
 	case errors.Is(err, git.ErrNonFastForwardUpdate), errors.Is(err, plumbing.ErrObjectNotFound),
 		strings.Contains(msg, "non-fast-forward"), strings.Contains(msg, "fetch first"), strings.Contains(msg, "failed to update ref"), strings.Contains(msg, "cannot lock ref"):
 		return fmt.Errorf("%s: %w (%s)", doing, errRejected, msg)
+	case transient(msg):
+		return fmt.Errorf("%s: %w: %s", doing, errTransient, msg)
 	}
 	return fmt.Errorf("%s: %s", doing, msg)
 }
