@@ -30,37 +30,46 @@ const root = "../.."
 func daggerFunctions(t *testing.T) map[string][]string {
 	t.Helper()
 	fns := map[string][]string{}
-	files, _ := filepath.Glob(filepath.Join(root, "ci", "*.go"))
-	fset := token.NewFileSet()
-	for _, f := range files {
-		if strings.HasSuffix(f, "dagger.gen.go") {
-			continue
+	for _, fd := range moduleFuncs(t, moduleSources(t)) {
+		var args []string
+		for _, p := range fd.Type.Params.List {
+			for _, n := range p.Names {
+				if n.Name != "ctx" {
+					args = append(args, kebab(n.Name))
+				}
+			}
 		}
-		file, err := parser.ParseFile(fset, f, nil, 0)
+		fns[kebab(fd.Name.Name)] = args
+	}
+	return fns
+}
+
+// moduleFuncs parses src (file name → Go source) and returns the module's functions.
+func moduleFuncs(t *testing.T, src map[string]string) []*ast.FuncDecl {
+	t.Helper()
+	var out []*ast.FuncDecl
+	fset := token.NewFileSet()
+	for name, text := range src {
+		file, err := parser.ParseFile(fset, name, text, parser.ParseComments)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range file.Decls {
-			fd, ok := d.(*ast.FuncDecl)
-			if !ok || fd.Recv == nil || !fd.Name.IsExported() {
-				continue
+			if fd, ok := d.(*ast.FuncDecl); ok && tandemMethod(fd) {
+				out = append(out, fd)
 			}
-			star, ok := fd.Recv.List[0].Type.(*ast.StarExpr)
-			if !ok || star.X.(*ast.Ident).Name != "Tandem" {
-				continue
-			}
-			var args []string
-			for _, p := range fd.Type.Params.List {
-				for _, n := range p.Names {
-					if n.Name != "ctx" {
-						args = append(args, kebab(n.Name))
-					}
-				}
-			}
-			fns[kebab(fd.Name.Name)] = args
 		}
 	}
-	return fns
+	return out
+}
+
+// tandemMethod reports whether fd is an exported method of *Tandem: a module function.
+func tandemMethod(fd *ast.FuncDecl) bool {
+	if fd.Recv == nil || !fd.Name.IsExported() {
+		return false
+	}
+	star, ok := fd.Recv.List[0].Type.(*ast.StarExpr)
+	return ok && star.X.(*ast.Ident).Name == "Tandem"
 }
 
 func kebab(s string) string {
@@ -420,30 +429,16 @@ var pureFunctions = []string{"build", "bump", "lint", "render"}
 func cachePolicies(t *testing.T, src map[string]string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	fset := token.NewFileSet()
-	for name, text := range src {
-		file, err := parser.ParseFile(fset, name, text, parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range file.Decls {
-			fd, ok := d.(*ast.FuncDecl)
-			if !ok || fd.Recv == nil || !fd.Name.IsExported() {
-				continue
-			}
-			if star, ok := fd.Recv.List[0].Type.(*ast.StarExpr); !ok || star.X.(*ast.Ident).Name != "Tandem" {
-				continue
-			}
-			policy := ""
-			if fd.Doc != nil {
-				for _, c := range fd.Doc.List {
-					if v, ok := strings.CutPrefix(c.Text, "// +cache="); ok {
-						policy = strings.Trim(v, `"`)
-					}
+	for _, fd := range moduleFuncs(t, src) {
+		policy := ""
+		if fd.Doc != nil {
+			for _, c := range fd.Doc.List {
+				if v, ok := strings.CutPrefix(c.Text, "// +cache="); ok {
+					policy = strings.Trim(v, `"`)
 				}
 			}
-			out[kebab(fd.Name.Name)] = policy
 		}
+		out[kebab(fd.Name.Name)] = policy
 	}
 	return out
 }

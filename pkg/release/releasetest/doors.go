@@ -140,3 +140,14 @@ func BelowRegistry(plan map[string]any, registry string) []string {
 	}
 	return out
 }
+
+// Problems lists every way the plan p a door resolved for d differs from the scenario's
+// expectation, including repositories outside the scenario's registry path.
+func Problems(d Door, p release.Plan) []string {
+	got, err := PlanMap(p)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	out := Diff(got, d.Want)
+	return append(out, BelowRegistry(got, fmt.Sprint(d.Dagger["registry"]))...)
+}
