@@ -110,9 +110,15 @@ func commandLines(text string) [][]string {
 	return lines
 }
 
-// checkDagger reports every dagger call to a missing function or argument.
-func checkDagger(fns map[string][]string, text string) []string {
-	var problems []string
+// daggerCall is one `dagger [flags] call FN --arg[=value] …` of a script.
+type daggerCall struct {
+	fn   string
+	args [][2]string // name, value ("" for a bare flag)
+}
+
+// daggerCalls finds the dagger calls of a text (component inputs replaced by INPUT).
+func daggerCalls(text string) []daggerCall {
+	var calls []daggerCall
 	for _, toks := range commandLines(text) {
 		for i := 0; i < len(toks); i++ {
 			if toks[i] != "dagger" {
@@ -135,23 +141,85 @@ func checkDagger(fns map[string][]string, text string) []string {
 			if j >= len(toks) {
 				continue
 			}
-			fn := toks[j]
-			args, ok := fns[fn]
-			if !ok {
-				problems = append(problems, fmt.Sprintf("dagger call %s: no such function in ci/", fn))
-				continue
-			}
+			c := daggerCall{fn: toks[j]}
 			for j++; j < len(toks) && !slices.Contains(separators, toks[j]); j++ {
 				if !strings.HasPrefix(toks[j], "--") {
 					if toks[j] != "INPUT" && !strings.HasPrefix(toks[j], "$") {
 						break // a chained field or function
 					}
+					if n := len(c.args); n > 0 && c.args[n-1][1] == "" {
+						c.args[n-1][1] = toks[j] // --name value
+					}
 					continue
 				}
-				name, _, _ := strings.Cut(strings.TrimPrefix(toks[j], "--"), "=")
-				if !slices.Contains(args, name) {
-					problems = append(problems, fmt.Sprintf("dagger call %s --%s: no such argument (has %v)", fn, name, args))
+				name, value, _ := strings.Cut(strings.TrimPrefix(toks[j], "--"), "=")
+				c.args = append(c.args, [2]string{name, value})
+			}
+			calls = append(calls, c)
+		}
+	}
+	return calls
+}
+
+// checkDagger reports every dagger call to a missing function or argument.
+func checkDagger(fns map[string][]string, text string) []string {
+	var problems []string
+	for _, c := range daggerCalls(text) {
+		args, ok := fns[c.fn]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("dagger call %s: no such function in ci/", c.fn))
+			continue
+		}
+		for _, a := range c.args {
+			if !slices.Contains(args, a[0]) {
+				problems = append(problems, fmt.Sprintf("dagger call %s --%s: no such argument (has %v)", c.fn, a[0], args))
+			}
+		}
+	}
+	return problems
+}
+
+// daggerArgKinds reads each module function's argument kinds: secret, bool or value.
+func daggerArgKinds(t *testing.T) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	for _, fd := range moduleFuncs(t, moduleSources(t)) {
+		kinds := map[string]string{}
+		for _, p := range fd.Type.Params.List {
+			kind := "value"
+			switch typ := p.Type.(type) {
+			case *ast.Ident:
+				if typ.Name == "bool" {
+					kind = "bool"
 				}
+			case *ast.StarExpr:
+				if sel, ok := typ.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "Secret" {
+					kind = "secret"
+				}
+			}
+			for _, n := range p.Names {
+				kinds[kebab(n.Name)] = kind
+			}
+		}
+		out[kebab(fd.Name.Name)] = kinds
+	}
+	return out
+}
+
+// checkDaggerKinds reports secrets passed as plain values (or plain values as env:
+// references) and booleans given anything but true/false.
+func checkDaggerKinds(kinds map[string]map[string]string, text string) []string {
+	var problems []string
+	for _, c := range daggerCalls(text) {
+		for _, a := range c.args {
+			kind, value := kinds[c.fn][a[0]], a[1]
+			switch {
+			case kind == "secret" && !strings.HasPrefix(value, "env:"):
+				problems = append(problems, fmt.Sprintf("dagger call %s --%s=%s: a secret must be passed as env:NAME", c.fn, a[0], value))
+			case kind != "secret" && strings.HasPrefix(value, "env:"):
+				problems = append(problems, fmt.Sprintf("dagger call %s --%s=%s: not a secret argument", c.fn, a[0], value))
+			case kind == "bool" && value != "" && value != "true" && value != "false" && value != "INPUT" && !strings.HasPrefix(value, "$"):
+				problems = append(problems, fmt.Sprintf("dagger call %s --%s=%s: want true or false", c.fn, a[0], value))
 			}
 		}
 	}

@@ -232,10 +232,7 @@ func TestReleaseValidatesBeforePushing(t *testing.T) {
 // TestSignalsEndCommands: SIGTERM (a cancelled CI job, a pod being stopped) and SIGINT
 // end the real binary promptly, whatever it is waiting for.
 func TestSignalsEndCommands(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "tandem")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := filepath.Join(tandemBinary(t), "tandem")
 	silent := testnet.Silent(t)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: http://"+silent+"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {}}]\ncurrent-context: c\n"), 0o600)
