@@ -253,6 +253,9 @@ func span(data []byte, n *yaml.Node) (int, int, error) {
 // offset converts a 1-based line and rune column into a byte offset.
 func offset(data []byte, line, col int) (int, error) {
 	off := 0
+	if line == 1 && bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		off = 3 // the parser counts columns after a UTF-8 byte order mark
+	}
 	for l := 1; l < line; l++ {
 		i := bytes.IndexByte(data[off:], '\n')
 		if i < 0 {
