@@ -16,6 +16,9 @@ ETCD_VERSION=${ETCD_VERSION:-v3.6.6}
 KWOK_VERSION=${KWOK_VERSION:-v0.7.0}
 SOURCE_CONTROLLER_VERSION=${SOURCE_CONTROLLER_VERSION:-v1.8.5}
 KUSTOMIZE_CONTROLLER_VERSION=${KUSTOMIZE_CONTROLLER_VERSION:-v1.7.3}
+# The real Flux controllers (the GitOps loop tests). Newer releases need Go 1.27.
+FLUX_SOURCE_VERSION=${FLUX_SOURCE_VERSION:-v1.9.6}
+FLUX_KUSTOMIZE_VERSION=${FLUX_KUSTOMIZE_VERSION:-v1.9.6}
 
 root=${TANDEM_TESTENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tandem/testenv}
 out="$root/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION"
@@ -118,10 +121,41 @@ fetch_crds() {
   chmod 0644 "$crds"/*.yaml
 }
 
+# build_flux builds source-controller and kustomize-controller from their module zips
+# into $out/flux-<versions>/bin, with all their CRDs in .../crds. The zips lack the ./api
+# folders their go.mod replaces, so the api modules come from the proxy instead.
+build_flux() {
+  local fdir="$out/flux-source-$FLUX_SOURCE_VERSION-kustomize-$FLUX_KUSTOMIZE_VERSION"
+  mkdir -p "$fdir/bin" "$fdir/crds" "$fdir/src"
+  local name version mod dir w
+  for name in source-controller kustomize-controller; do
+    version=$FLUX_SOURCE_VERSION
+    [ "$name" = kustomize-controller ] && version=$FLUX_KUSTOMIZE_VERSION
+    mod="github.com/fluxcd/$name"
+    dir=$(cd "$out" && go mod download -json "$mod@$version" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+    cp "$dir"/config/crd/bases/*.yaml "$fdir/crds/"
+    if [ -x "$fdir/bin/$name" ]; then log "$name $version: cached"; continue; fi
+    w="$fdir/src/$name"
+    rm -rf "$w" && cp -r "$dir" "$w" && chmod -R u+w "$w"
+    (
+      cd "$w"
+      go mod edit -dropreplace "$mod/api"
+      # fluxcd/pkg/artifact v0.18.3 (source-controller's) is refused by the proxy.
+      [ "$name" = source-controller ] && go mod edit -replace github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0
+      go mod tidy -e >/dev/null 2>&1 || true
+      log "building $name $version (first time: minutes)"
+      go build -trimpath -ldflags="-s -w" -o "$fdir/bin/$name.tmp" .
+    )
+    mv "$fdir/bin/$name.tmp" "$fdir/bin/$name"
+  done
+  chmod 0644 "$fdir"/crds/*.yaml
+}
+
 start=$(date +%s)
 fetch_crds
 build_etcd
 build_kube
 build_kwok
+[ "${TANDEM_TESTENV_FLUX:-1}" = 0 ] || build_flux
 log "ready in $(( $(date +%s) - start ))s: $out"
 echo "$out"

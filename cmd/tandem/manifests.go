@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/google/shlex"
 	"github.com/spf13/cobra"
@@ -20,10 +22,12 @@ func newInitCmd() *cobra.Command {
 	var spec manifest.Spec
 	var command string
 	var force bool
-	var waiter, registry string
+	var waiter, registry, fluxDir string
+	var flux manifest.FluxSpec
+	var noFlux bool
 	cmd := &cobra.Command{
 		Use:   "init [DIR]",
-		Short: "Write the pattern's k8s/ folder for one service (default DIR: k8s)",
+		Short: "Write the pattern's k8s/ folder for one service (default DIR: k8s) and its Flux objects (flux/ beside it)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "k8s"
@@ -52,9 +56,36 @@ func newInitCmd() *cobra.Command {
 			if force {
 				opts = append(opts, manifest.WithForce())
 			}
+			if err := spec.WithDefaults().Validate(); err != nil {
+				return err
+			}
+			// The Flux objects: checked before anything is written, written after k8s/.
+			if fluxDir == "" {
+				fluxDir = filepath.Join(filepath.Dir(filepath.Clean(dir)), "flux")
+			}
+			fs := manifest.FluxFromSpec(spec.WithDefaults())
+			fs.Namespace, fs.Semver, fs.Insecure = flux.Namespace, flux.Semver, flux.Insecure
+			if flux.ArtifactRepo != "" {
+				fs.ArtifactRepo = flux.ArtifactRepo
+			}
+			if !noFlux {
+				if _, err := manifest.FluxFile(fs); err != nil {
+					return err
+				}
+				if _, err := os.Lstat(filepath.Join(fluxDir, manifest.FluxFileName(spec.App))); err == nil && !force {
+					return fmt.Errorf("rendering into %s: %w: %s; pass --force to overwrite", fluxDir, manifest.ErrExists, filepath.Join(fluxDir, manifest.FluxFileName(spec.App)))
+				}
+			}
 			res, err := manifest.Render(dir, spec, opts...)
 			if err != nil {
 				return err
+			}
+			if !noFlux {
+				path, err := manifest.RenderFlux(fluxDir, fs, opts...)
+				if err != nil {
+					return err
+				}
+				res.Files = append(res.Files, path)
 			}
 			return emit(cmd, res, func(w io.Writer) {
 				for _, f := range res.Files {
@@ -81,6 +112,12 @@ func newInitCmd() *cobra.Command {
 	f.StringVar(&spec.Tag, "tag", manifest.DefaultTag, "initial IMAGE_TAG")
 	f.Int32Var(&spec.TTLSeconds, "ttl", manifest.DefaultTTLSeconds, "ttlSecondsAfterFinished of the migration Job")
 	f.BoolVar(&force, "force", false, "overwrite existing files")
+	f.StringVar(&fluxDir, "flux-dir", "", "folder for the Flux OCIRepository and Kustomization (default: flux/ beside DIR; not part of the artifact)")
+	f.BoolVar(&noFlux, "no-flux", false, "do not write the Flux objects")
+	f.StringVar(&flux.Namespace, "flux-namespace", manifest.DefaultFluxNamespace, "namespace of the Flux objects")
+	f.StringVar(&flux.Semver, "flux-semver", manifest.DefaultSemver, "the OCIRepository's ref.semver: the release tags it follows (default fits v1.<pipeline id>.0)")
+	f.StringVar(&flux.ArtifactRepo, "artifact-repo", "", "artifact repository the release pushes to (default <image>/manifests)")
+	f.BoolVar(&flux.Insecure, "insecure-registry", false, "the registry speaks plain HTTP (OCIRepository insecure: true)")
 	return cmd
 }
 

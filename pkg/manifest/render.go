@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"text/template"
 
 	"github.com/tandem-ci/tandem/internal/atomicfile"
@@ -117,8 +118,11 @@ func Render(dir string, spec Spec, opts ...RenderOption) (Result, error) {
 
 // quote renders s as a double-quoted YAML scalar (JSON strings are valid YAML).
 func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // ">=1.0.0", not "\u003e=1.0.0"
+	enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func quoteList(ss []string) string {

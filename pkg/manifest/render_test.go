@@ -200,3 +200,22 @@ func str(t *testing.T, n *yaml.RNode, path string) string {
 	}
 	return f.YNode().Value
 }
+
+// TestFluxFile: the Flux objects point at the artifact repository of the naming rule,
+// follow the default tag format and target the app's namespace; bad input is refused.
+func TestFluxFile(t *testing.T) {
+	spec := manifest.Spec{App: "shop", Namespace: "shop", Image: "registry.gitlab.com/acme/shop/shop", MigrationCommand: []string{"m"}}
+	b, err := manifest.FluxFile(manifest.FluxFromSpec(spec.WithDefaults()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`url: "oci://registry.gitlab.com/acme/shop/shop/manifests"`, `semver: ">=1.0.0"`, `targetNamespace: "shop"`,
+		"kind: OCIRepository", "kind: Kustomization", "prune: true", "wait: true", `namespace: "flux-system"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("flux file lacks %s:\n%s", want, b)
+		}
+	}
+	if _, err := manifest.FluxFile(manifest.FluxSpec{App: "Shop!", ArtifactRepo: "x"}); !errors.Is(err, manifest.ErrInvalidSpec) {
+		t.Errorf("bad flux spec = %v", err)
+	}
+}
