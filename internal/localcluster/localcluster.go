@@ -8,6 +8,8 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,20 +54,47 @@ type Cluster struct {
 	Kube       kubernetes.Interface
 	Dynamic    dynamic.Interface
 	Kubeconfig string // admin kubeconfig file
-	env        *envtest.Environment
-	procs      []*exec.Cmd
-	dir        string
-	tmp        string
+	// ArtifactServer is source-controller's artifact server (WithFlux), http://127.0.0.1:port.
+	ArtifactServer string
+	env            *envtest.Environment
+	procs          []*exec.Cmd
+	dir            string
+	tmp            string
 }
 
 // Option configures Start.
 type Option func(*options)
 
-type options struct{ controllers bool }
+type options struct{ controllers, flux bool }
 
 // WithControllers also starts kube-controller-manager, kube-scheduler and kwok with one
 // fake node, so Deployments get ready pods and Jobs complete.
 func WithControllers() Option { return func(o *options) { o.controllers = true } }
+
+// FluxDir is where hack/testenv.sh puts the Flux controllers and all their CRDs, inside
+// the test environment folder.
+const FluxDir = "flux-source-v1.9.6-kustomize-v1.9.6"
+
+// FluxNamespace is where the Flux controllers run and their objects live.
+const FluxNamespace = "flux-system"
+
+// WithFlux also starts the real source-controller and kustomize-controller (all Flux
+// source CRDs installed), with their artifact server and probes on 127.0.0.1.
+func WithFlux() Option { return func(o *options) { o.flux = true } }
+
+// HasFlux reports whether the Flux controllers are built.
+func HasFlux() bool {
+	dir, ok := Dir()
+	if !ok {
+		return false
+	}
+	for _, b := range []string{"source-controller", "kustomize-controller"} {
+		if _, err := os.Stat(filepath.Join(dir, FluxDir, "bin", b)); err != nil {
+			return false
+		}
+	}
+	return true
+}
 
 // Start starts a cluster. Callers must Stop it.
 func Start(opts ...Option) (*Cluster, error) {
@@ -82,9 +111,16 @@ func Start(opts ...Option) (*Cluster, error) {
 	if c.tmp, err = os.MkdirTemp("", "tandem-cluster-"); err != nil {
 		return nil, err
 	}
+	crds := filepath.Join(dir, "crds")
+	if o.flux {
+		if !HasFlux() {
+			return nil, fmt.Errorf("flux controllers not found in %s: run hack/testenv.sh", filepath.Join(dir, FluxDir))
+		}
+		crds = filepath.Join(dir, FluxDir, "crds")
+	}
 	c.env = &envtest.Environment{
 		BinaryAssetsDirectory: filepath.Join(dir, "bin"),
-		CRDDirectoryPaths:     []string{filepath.Join(dir, "crds")},
+		CRDDirectoryPaths:     []string{crds},
 		ErrorIfCRDPathMissing: true,
 	}
 	c.env.ControlPlane.Etcd = &envtest.Etcd{}
@@ -102,7 +138,78 @@ func Start(opts ...Option) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	if o.flux {
+		if err := c.startFlux(); err != nil {
+			c.Stop()
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// freeAddr returns a free 127.0.0.1 address.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// startFlux starts source-controller and kustomize-controller against the API server.
+func (c *Cluster) startFlux() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: FluxNamespace}}, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating namespace %s: %w", FluxNamespace, err)
+	}
+	bin := filepath.Join(c.dir, FluxDir, "bin")
+	var addrs [5]string
+	for i := range addrs {
+		a, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		addrs[i] = a
+	}
+	storage := filepath.Join(c.tmp, "flux-storage")
+	if err := os.MkdirAll(storage, 0o755); err != nil {
+		return err
+	}
+	c.ArtifactServer = "http://" + addrs[0]
+	cmds := []*exec.Cmd{
+		exec.Command(filepath.Join(bin, "source-controller"), "--storage-path="+storage,
+			"--storage-addr="+addrs[0], "--storage-adv-addr="+addrs[0],
+			"--metrics-addr="+addrs[1], "--health-addr="+addrs[2], "--log-level=debug"),
+		exec.Command(filepath.Join(bin, "kustomize-controller"), "--no-remote-bases",
+			"--metrics-addr="+addrs[3], "--health-addr="+addrs[4], "--log-level=debug"),
+	}
+	for _, cmd := range cmds {
+		f, _ := os.Create(filepath.Join(c.tmp, filepath.Base(cmd.Path)+".log"))
+		cmd.Stdout, cmd.Stderr = f, f
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "RUNTIME_NAMESPACE="+FluxNamespace)
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting %s: %w", cmd.Path, err)
+		}
+		c.procs = append(c.procs, cmd)
+	}
+	// Ready when both health endpoints answer.
+	for _, a := range []string{addrs[2], addrs[4]} {
+		for {
+			if ctx.Err() != nil {
+				return fmt.Errorf("flux controller health endpoint %s not ready within 30s (logs in %s)", a, c.tmp)
+			}
+			if resp, err := http.Get("http://" + a + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func (c *Cluster) init() error {

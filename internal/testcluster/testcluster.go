@@ -53,3 +53,18 @@ var Start = localcluster.Start
 
 // Dir returns the test environment folder and whether its binaries exist.
 var Dir = localcluster.Dir
+
+// WithFlux also starts the real source-controller and kustomize-controller.
+func WithFlux() Option { return localcluster.WithFlux() }
+
+// RequireFlux skips (locally) or fails (in CI) a test when the Flux controllers are not built.
+func RequireFlux(t testing.TB) {
+	t.Helper()
+	Require(t)
+	if !localcluster.HasFlux() {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but the Flux controllers are missing: .ci/run must run hack/testenv.sh")
+		}
+		t.Skip("Flux controllers not built: run hack/testenv.sh")
+	}
+}
