@@ -253,7 +253,7 @@ func checkOrder(c *checker) {
 	}
 	jobAt, depAt := fileOf("Job"), fileOf("Deployment")
 	if jobAt >= 0 && depAt >= 0 && jobAt > depAt {
-		c.report(RuleOrder, nil, []string{"resources", fmt.Sprint(jobAt)}, "%s (the migration Job) is listed after %s (the Deployment)", c.src.resources[jobAt], c.src.resources[depAt])
+		c.report(RuleOrder, nil, []string{"resources", fmt.Sprint(jobAt)}, "%s (the migration Job) is listed after %s (the Deployment): kubectl apply -k creates the pods first (Flux applies Deployments before Jobs whatever the order; only the init container gates the pods)", c.src.resources[jobAt], c.src.resources[depAt])
 	}
 	if !c.objs.built {
 		return
@@ -268,7 +268,7 @@ func checkOrder(c *checker) {
 		}
 	}
 	if firstJob > firstDep && firstDep >= 0 && (jobAt < depAt || jobAt < 0) {
-		c.report(RuleOrder, nil, []string{"resources"}, "the build emits the Job after the Deployment (kustomize's legacy order sorts Jobs last)")
+		c.report(RuleOrder, nil, []string{"resources"}, "the build emits the Job after the Deployment (kustomize's legacy order sorts Jobs last): kubectl apply -k creates the pods first (under Flux the order gates nothing; the init container does)")
 	}
 }
 

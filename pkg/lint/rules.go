@@ -24,7 +24,7 @@ var (
 	RuleBackoff            = Rule{"TND003", "backoff-limit", SeverityError, "set spec.backoffLimit: 0 (the default is 6 retries)"}
 	RuleEnv                = Rule{"TND004", "env-mismatch", SeverityError, "give the migration container the same envFrom/env sources as the service container"}
 	RuleWaitTarget         = Rule{"TND005", "init-waits-for-wrong-job", SeverityError, "make the waiter's args[1] exactly the built Job name (same replacement options as metadata.name)"}
-	RuleOrder              = Rule{"TND006", "migration-after-deployment", SeverityError, "list migration-job.yaml before deployment.yaml and set sortOptions.order: fifo"}
+	RuleOrder              = Rule{"TND006", "migration-after-deployment", SeverityWarning, "for kubectl apply -k, list migration-job.yaml before deployment.yaml and set sortOptions.order: fifo; under Flux the order gates nothing (kustomize-controller applies Deployments before Jobs): keep the waiter init container, it is the gate"}
 	RuleImageTag           = Rule{"TND007", "image-tag-not-substituted", SeverityError, "append IMAGE_TAG to both images with replacements (delimiter ':', out-of-range index); leave no ${...}"}
 	RuleReplacementIndex   = Rule{"TND008", "replacement-index", SeverityError, "point the replacement's index at the tag segment, or write the name without the tag and use an out-of-range index to append it"}
 	RuleNames              = Rule{"TND009", "invalid-name", SeverityError, "use a lowercase DNS-1123 tag and a shorter app name: the Job name becomes the job-name label (63 characters)"}
