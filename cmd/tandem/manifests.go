@@ -151,12 +151,17 @@ func newRenderCmd() *cobra.Command {
 }
 
 func newLintCmd() *cobra.Command {
-	return &cobra.Command{
+	var fluxDir, tagFormat string
+	cmd := &cobra.Command{
 		Use:   "lint DIR",
-		Short: "Check a kustomization folder for the migration pattern's known mistakes (exit 1 on errors)",
+		Short: "Check a kustomization folder (and its Flux objects) for the migration pattern's known mistakes (exit 1 on errors)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := untilDone(cmd.Context(), func() (lint.Report, error) { return lint.Lint(args[0]) })
+			opts := []lint.Option{lint.WithTagFormat(tagFormat)}
+			if fluxDir != "" {
+				opts = append(opts, lint.WithFluxDir(fluxDir))
+			}
+			rep, err := untilDone(cmd.Context(), func() (lint.Report, error) { return lint.Lint(args[0], opts...) })
 			if err != nil {
 				return err
 			}
@@ -175,6 +180,9 @@ func newLintCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&fluxDir, "flux", "", "folder of the Flux OCIRepository and Kustomization to check too (default: flux/ beside DIR, when present)")
+	cmd.Flags().StringVar(&tagFormat, "tag-format", env("TANDEM_TAG_FORMAT"), "release tag format the OCIRepository's ref.semver must accept (default "+tag.DefaultFormat+")")
+	return cmd
 }
 
 func newBumpCmd() *cobra.Command {

@@ -21,7 +21,7 @@ import (
 	"github.com/tandem-ci/tandem/pkg/tag"
 )
 
-var checks = []func(*checker){checkJobs, checkWaiters, checkOrder, checkImages, checkReplacementIndex, checkSelector}
+var checks = []func(*checker){checkJobs, checkWaiters, checkOrder, checkImages, checkReplacementIndex, checkSelector, checkFlux}
 
 var (
 	jobMeta      = []string{"metadata", "name"}

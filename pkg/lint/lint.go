@@ -50,13 +50,23 @@ func (r Report) Errors() int {
 // Lint builds the kustomization in dir and checks it. The error is for folders that
 // cannot be linted at all (no kustomization, unreadable files); every problem of the
 // manifests themselves is a Finding, including a build that fails.
-func Lint(dir string) (Report, error) {
+func Lint(dir string, opts ...Option) (Report, error) {
 	rep := Report{Dir: dir, Findings: []Finding{}}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.fluxDir == "" {
+		o.fluxDir = defaultFluxDir(dir)
+	}
 	src, err := loadSource(dir)
 	if err != nil {
 		return rep, err
 	}
-	c := &checker{src: src, dir: dir}
+	c := &checker{src: src, dir: dir, opts: o}
+	if c.flux, err = loadFlux(dir, o.fluxDir); err != nil {
+		return rep, err
+	}
 	objs, buildErr := c.build()
 	if buildErr != nil {
 		c.report(RuleBuild, nil, nil, "%v", buildErr)
@@ -87,6 +97,8 @@ type checker struct {
 	dir      string
 	src      *source
 	objs     *objects
+	flux     []doc // the Flux objects, when the Flux folder has any
+	opts     options
 	findings []Finding
 }
 

@@ -24,7 +24,7 @@ func TestFixtures(t *testing.T) {
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			want := readExpected(t, dir)
-			rep, err := lint.Lint(dir)
+			rep, err := lint.Lint(dir, lint.WithFluxDir(filepath.Join(dir, "flux")))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,6 +34,9 @@ var (
 	RuleRestartPolicy      = Rule{"TND013", "restart-policy", SeverityError, "set spec.template.spec.restartPolicy: Never"}
 	RuleTTLRerun           = Rule{"TND014", "ttl-reruns-migration", SeverityWarning, "make the migration idempotent and record it with annotation tandem-ci.dev/migration-idempotent: \"true\""}
 	RuleDeploymentSelector = Rule{"TND015", "deployment-selector", SeverityError, "add spec.selector.matchLabels matching the pod template labels (required by apps/v1)"}
+	RuleFluxSemver         = Rule{"TND017", "flux-semver", SeverityError, "set the OCIRepository's ref.semver to a range the release tags satisfy (e.g. >=1.0.0 for v1.<pipeline id>.0)"}
+	RuleFluxURL            = Rule{"TND018", "flux-url", SeverityError, "point the OCIRepository's url at oci://<service image>/manifests, where the release pushes (or pass the same --artifact-repo to both)"}
+	RuleFluxNamespace      = Rule{"TND019", "flux-namespace", SeverityError, "make the Flux Kustomization's targetNamespace the namespace the manifests use (the kustomization's namespace, the RoleBinding subject's)"}
 	RuleCommandQuoting     = Rule{"TND016", "migration-command-quoting", SeverityError, `write one argument per list element without shell quotes, e.g. command: ["sh", "-c", "alembic upgrade head"] (tandem init --migration-command splits as a shell does)`}
 )
 
@@ -42,4 +45,5 @@ var Rules = []Rule{
 	RuleBuild, RuleJobNameTag, RuleForce, RuleBackoff, RuleEnv, RuleWaitTarget, RuleOrder,
 	RuleImageTag, RuleReplacementIndex, RuleNames, RuleRBAC, RuleWaiterMode, RuleTTL,
 	RuleRestartPolicy, RuleTTLRerun, RuleDeploymentSelector, RuleCommandQuoting,
+	RuleFluxSemver, RuleFluxURL, RuleFluxNamespace,
 }
