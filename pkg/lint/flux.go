@@ -163,4 +163,3 @@ func (c *checker) namespaced() []placed {
 	}
 	return out
 }
-
