@@ -101,13 +101,20 @@ func TestGitOpsLoop(t *testing.T) {
 			Name     string
 			Duration time.Duration
 		}
-		Rollout struct{ Available, Replicas int32 }
+		Rollout    struct{ Available, Replicas int32 }
+		Reconciled []struct {
+			Object   string
+			Duration time.Duration
+		}
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, s := range res.Steps {
 		t.Logf("  %-9s %s", s.Name, s.Duration.Round(time.Millisecond))
+	}
+	for _, r := range res.Reconciled {
+		t.Logf("  reconcile request -> Ready: %s %s (its interval is 1h)", r.Object, r.Duration.Round(time.Millisecond))
 	}
 	_, digest, _ := strings.Cut(res.Artifact.Digest, "@")
 	if rev := ociRevision(); rev != "v1.1.0@"+digest {

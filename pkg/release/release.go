@@ -170,7 +170,8 @@ func (r *Release) host(step string) string {
 func (x *run) step(name string, fn func(ctx context.Context) (Status, string, error)) error {
 	t := time.Now()
 	ctx := x.ctx
-	if x.r.Timeout > 0 {
+	// reconcile and watch carry their own deadlines and say what they waited for.
+	if x.r.Timeout > 0 && name != StepReconcile && name != StepWatch {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, x.r.Timeout)
 		defer cancel()
@@ -284,7 +285,12 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 			return res, err
 		}
 	}
-	if r.Watcher != nil {
+	if r.Watcher != nil && res.Superseded {
+		// The cluster follows the newest tag: a superseded release never rolls out.
+		x.step(StepWatch, func(context.Context) (Status, string, error) {
+			return StatusSkipped, "superseded: the cluster stays on the newer " + res.Commit.Old, nil
+		})
+	} else if r.Watcher != nil {
 		if err := x.step(StepWatch, func(ctx context.Context) (Status, string, error) {
 			ro, err := r.Watcher.Watch(ctx, tag)
 			res.Rollout = &ro
