@@ -103,8 +103,8 @@ func TestGitOpsLoop(t *testing.T) {
 		}
 		Rollout    struct{ Available, Replicas int32 }
 		Reconciled []struct {
-			Object   string
-			Duration time.Duration
+			Object, Revision string
+			Duration         time.Duration
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
@@ -114,7 +114,7 @@ func TestGitOpsLoop(t *testing.T) {
 		t.Logf("  %-9s %s", s.Name, s.Duration.Round(time.Millisecond))
 	}
 	for _, r := range res.Reconciled {
-		t.Logf("  reconcile request -> Ready: %s %s (its interval is 1h)", r.Object, r.Duration.Round(time.Millisecond))
+		t.Logf("  reconcile request -> Ready: %s at %s after %s (its interval is 1h)", r.Object, r.Revision, r.Duration.Round(time.Millisecond))
 	}
 	_, digest, _ := strings.Cut(res.Artifact.Digest, "@")
 	if rev := ociRevision(); rev != "v1.1.0@"+digest {

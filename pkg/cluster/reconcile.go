@@ -149,6 +149,12 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 	case !ready:
 		return res, fmt.Errorf("%s: %w: %s", t, ErrNotReady, res.Message)
 	}
+	if res.Revision == "" {
+		// A controller may write the artifact in a later status update than Ready.
+		if obj, err := client.Get(ctx, t.Name, metav1.GetOptions{}); err == nil {
+			res.Revision = revision(obj)
+		}
+	}
 	return res, nil
 }
 

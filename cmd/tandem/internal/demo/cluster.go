@@ -2,28 +2,30 @@ package demo
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
-	"slices"
+	"strings"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/kustomize/api/resmap"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/tandem-ci/tandem/internal/gitserver"
 	"github.com/tandem-ci/tandem/internal/localcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 )
 
 // ErrNoControlPlane is returned by --cluster when the local Kubernetes binaries are missing.
-var ErrNoControlPlane = errors.New("local Kubernetes binaries not built: run `bash hack/testenv.sh` once (about 15 minutes), then retry")
+var ErrNoControlPlane = errors.New("local Kubernetes and Flux binaries not built: run `bash hack/testenv.sh` once (about 25 minutes), then retry")
 
 // ClusterResult is the cluster part of the demo.
 type ClusterResult struct {
@@ -39,12 +41,12 @@ type ClusterResult struct {
 
 func (r *run) cluster(ctx context.Context) error {
 	t := time.Now()
-	c, err := localcluster.Start(localcluster.WithControllers())
+	c, err := localcluster.Start(localcluster.WithControllers(), localcluster.WithFlux())
 	if err != nil {
 		return err
 	}
 	defer c.Stop()
-	r.step("cluster", time.Since(t), "kube-apiserver, etcd, controller-manager, scheduler and kwok (fake node %s) with Flux CRDs", localcluster.NodeName)
+	r.step("cluster", time.Since(t), "kube-apiserver, etcd, controller-manager, scheduler, kwok (fake node %s), source-controller and kustomize-controller", localcluster.NodeName)
 	ns := r.cfg.App
 	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return err
@@ -52,45 +54,61 @@ func (r *run) cluster(ctx context.Context) error {
 	cr := &ClusterResult{}
 	r.res.Cluster = cr
 
-	// Release v1.1.0: the migration succeeds, the waiter lets the pods start.
+	// The Flux objects tandem init scaffolds, applied once: the OCIRepository follows the
+	// newest release tag in the local registry; the Kustomization applies it.
 	t = time.Now()
-	if err := r.apply(ctx, c, "v1.1.0", false); err != nil {
+	fs := manifest.FluxSpec{App: r.cfg.App, TargetNamespace: ns, ArtifactRepo: r.plan.ArtifactRepository, Insecure: true, Interval: "1h", Timeout: "60s"}
+	if err := r.applyFlux(ctx, c, fs); err != nil {
 		return err
 	}
-	waiter, err := serviceAccount(ctx, c, ns, r.cfg.App)
+	targets := cluster.FluxTargets(localcluster.FluxNamespace, r.cfg.App, "")
+	waiter := func() (kubernetes.Interface, error) { return serviceAccount(ctx, c, ns, r.cfg.App) }
+
+	// Release v1.1.0 (pushed above): tandem reconcile, then the Job gates the Deployment.
+	rec, err := cluster.Reconcile(ctx, c.Dynamic, 2*time.Minute, targets...)
+	if err != nil {
+		return fmt.Errorf("reconciling v1.1.0: %w (controller logs in %s)", err, c.LogDir())
+	}
+	r.step("flux", time.Since(t), "Flux objects applied; reconcile request -> Ready: %s after %s, %s after %s (interval 1h: only the request made Flux look); revision %s",
+		rec[0].Object, rec[0].Duration.Round(time.Millisecond), rec[1].Object, rec[1].Duration.Round(time.Millisecond), ociRevision(ctx, c, r.cfg.App))
+	t = time.Now()
+	sa, err := waiter()
 	if err != nil {
 		return err
 	}
 	gate := make(chan error, 1)
 	go func() {
-		_, err := cluster.WaitForJob(ctx, waiter, ns, r.cfg.App+"-migration-v1.1.0", cluster.WithTimeout(2*time.Minute))
+		_, err := cluster.WaitForJob(ctx, sa, ns, r.cfg.App+"-migration-v1.1.0", cluster.WithTimeout(2*time.Minute))
 		gate <- err
 	}()
 	if cr.Good, err = cluster.WatchRelease(ctx, c.Kube, ns, r.cfg.App, "v1.1.0", 2*time.Minute); err != nil {
 		return fmt.Errorf("release v1.1.0 in the cluster: %w", err)
 	}
 	cr.GoodWaiter = exit(<-gate)
-	r.step("gate", time.Since(t), "v1.1.0 applied (%d objects): Job %s complete after %s; waiter (as ServiceAccount %s) %s; Deployment %d/%d available",
-		r.applied, cr.Good.Job.Name, cr.Good.JobWait.Round(time.Millisecond), r.cfg.App, cr.GoodWaiter, cr.Good.Available, cr.Good.Replicas)
+	r.step("gate", time.Since(t), "kustomize-controller applied v1.1.0: Job %s complete after %s; waiter (as ServiceAccount %s) %s; Deployment %d/%d available",
+		cr.Good.Job.Name, cr.Good.JobWait.Round(time.Millisecond), r.cfg.App, cr.GoodWaiter, cr.Good.Available, cr.Good.Replicas)
 
-	for _, w := range cr.APIWarnings {
-		r.note("the API server warned while applying: %s (Job names carry the semver tag's dots; pods get generated names, so this is cosmetic)", w)
+	// Release v1.2.0: its migration fails. kwok runs no containers, so the Job is kept off
+	// kwok's node (a change committed to the branch) and its pod marked Failed, as a kubelet
+	// does when the migration command exits 1.
+	if err := r.commitFailingMigration(); err != nil {
+		return err
 	}
-
-	// Release v1.2.0: its migration fails.
 	if err := r.release(ctx, "v1.2.0"); err != nil {
 		return err
 	}
 	t = time.Now()
-	if err := r.apply(ctx, c, "v1.2.0", true); err != nil {
-		return err
-	}
 	job := r.cfg.App + "-migration-v1.2.0"
 	failedAt := make(chan time.Time, 1)
 	go func() { failedAt <- localcluster.FailJobPod(ctx, c.Kube, ns, job) }()
 	go func() {
-		_, err := cluster.WaitForJob(ctx, waiter, ns, job, cluster.WithTimeout(2*time.Minute))
+		_, err := cluster.WaitForJob(ctx, sa, ns, job, cluster.WithTimeout(2*time.Minute))
 		gate <- err
+	}()
+	reconciled := make(chan error, 1)
+	go func() {
+		_, err := cluster.Reconcile(ctx, c.Dynamic, 2*time.Minute, targets...)
+		reconciled <- err
 	}()
 	ro, err := cluster.WatchRelease(ctx, c.Kube, ns, r.cfg.App, "v1.2.0", 2*time.Minute)
 	reported := time.Now()
@@ -100,48 +118,74 @@ func (r *run) cluster(ctx context.Context) error {
 	cr.FailedJob = ro.Job
 	cr.FailedWaiter = exit(<-gate)
 	cr.FailFast = reported.Sub(<-failedAt)
-	r.step("fail-fast", time.Since(t), "v1.2.0's migration pod failed (exit 1): tandem watch reported %s %s after the pod failed; waiter %s. "+
+	kerr := <-reconciled
+	r.step("fail-fast", time.Since(t), "v1.2.0's migration pod failed (exit 1): tandem watch reported %s %s after the pod failed; waiter %s; Flux: %v. "+
 		"With k8s-wait-for every new pod would wait in Init:0/1 and the pipeline would never hear of it",
-		ro.Job.Reason, cr.FailFast.Round(time.Millisecond), cr.FailedWaiter)
+		ro.Job.Reason, cr.FailFast.Round(time.Millisecond), cr.FailedWaiter, kerr)
 	return nil
 }
 
-// apply pulls tag's artifact and applies it. With failMigration the Job's pod is kept
-// off kwok's node so the demo can fail it the way a kubelet does when the migration
-// command exits 1 (kwok runs no containers).
-func (r *run) apply(ctx context.Context, c *localcluster.Cluster, tag string, failMigration bool) error {
-	if tag != "v1.1.0" {
-		if err := r.verify(ctx, tag); err != nil {
-			return err
-		}
+// ociRevision reads the revision source-controller stored for the app's OCIRepository.
+func ociRevision(ctx context.Context, c *localcluster.Cluster, app string) string {
+	o, err := c.Dynamic.Resource(cluster.OCIRepository).Namespace(localcluster.FluxNamespace).Get(ctx, app, metav1.GetOptions{})
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
 	}
-	m, err := manifest.Build(filepath.Join(r.tmp, "pulled-"+tag))
+	rev, _, _ := unstructured.NestedString(o.Object, "status", "artifact", "revision")
+	return rev
+}
+
+// applyFlux applies the Flux objects for fs.
+func (r *run) applyFlux(ctx context.Context, c *localcluster.Cluster, fs manifest.FluxSpec) error {
+	b, err := manifest.FluxFile(fs)
 	if err != nil {
 		return err
 	}
-	if failMigration {
-		if err := keepOffNode(m); err != nil {
-			return err
-		}
+	dir := filepath.Join(r.tmp, "flux")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	os.WriteFile(filepath.Join(dir, manifest.FluxFileName(fs.App)), b, 0o644)
+	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: ["+manifest.FluxFileName(fs.App)+"]\n"), 0o644)
+	m, err := manifest.Build(dir)
+	if err != nil {
+		return err
 	}
 	applied, err := cluster.Apply(ctx, c.Config, m)
-	r.applied = len(applied.Objects)
-	for _, w := range applied.Warnings {
-		if !slices.Contains(r.res.Cluster.APIWarnings, w) {
-			r.res.Cluster.APIWarnings = append(r.res.Cluster.APIWarnings, w)
-		}
-	}
+	r.res.Cluster.APIWarnings = append(r.res.Cluster.APIWarnings, applied.Warnings...)
 	return err
 }
 
-func keepOffNode(m resmap.ResMap) error {
-	for _, res := range m.Resources() {
-		if res.GetKind() == "Job" {
-			return res.PipeE(yaml.LookupCreate(yaml.MappingNode, "spec", "template", "spec", "nodeSelector"),
-				yaml.SetField("tandem-demo", yaml.NewStringRNode("no-kubelet")))
+// commitFailingMigration pushes a change to the branch that keeps the migration Job's
+// pod off kwok's node, so the demo can fail it the way a kubelet would.
+func (r *run) commitFailingMigration() error {
+	work := filepath.Join(r.tmp, "work")
+	if out, err := gitserver.Git(r.tmp, "clone", "-q", "-c", "http.extraHeader=Authorization: Basic "+basicAuth("demo", "demo-token"), r.repo, work); err != nil {
+		return fmt.Errorf("cloning for the failing migration: %w: %s", err, out)
+	}
+	job := filepath.Join(work, "k8s", "migration-job.yaml")
+	b, err := os.ReadFile(job)
+	if err != nil {
+		return err
+	}
+	out := strings.Replace(string(b), "      restartPolicy: Never\n", "      restartPolicy: Never\n      nodeSelector: {tandem-demo: no-kubelet} # demo only: no node runs it\n", 1)
+	if out == string(b) {
+		return errors.New("migration-job.yaml has no restartPolicy: Never line to anchor the demo's nodeSelector")
+	}
+	if err := os.WriteFile(job, []byte(out), 0o644); err != nil {
+		return err
+	}
+	for _, args := range [][]string{{"-c", "user.name=demo", "-c", "user.email=demo@localhost", "commit", "-qam", "demo: a migration that fails"},
+		{"-c", "http.extraHeader=Authorization: Basic " + basicAuth("demo", "demo-token"), "push", "-q", "origin", "HEAD:main"}} {
+		if out, err := gitserver.Git(work, args...); err != nil {
+			return fmt.Errorf("git %s: %w: %s", args[len(args)-3], err, out)
 		}
 	}
-	return errors.New("no Job in the build")
+	return nil
+}
+
+func basicAuth(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
 
 // serviceAccount returns a client authenticated as the rendered ServiceAccount (real

@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if _, err := os.Stat(filepath.Join(cfg.Example, "k8s", "kustomization.yaml")); err != nil {
 		return res, fmt.Errorf("example %s not found (run from tandem's repository root or pass --example): %w", cfg.Example, err)
 	}
-	if _, ok := localcluster.Dir(); cfg.Cluster && !ok {
+	if _, ok := localcluster.Dir(); cfg.Cluster && (!ok || !localcluster.HasFlux()) {
 		return res, ErrNoControlPlane
 	}
 	var err error

@@ -47,7 +47,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestDemoCluster(t *testing.T) {
-	testcluster.Require(t)
+	testcluster.RequireFlux(t)
 	var out bytes.Buffer
 	cfg := config(&out)
 	cfg.Cluster = true
