@@ -130,7 +130,7 @@ func TestReleaseEveryDefault(t *testing.T) {
 	}
 }
 
-// TestWaiterImage builds tandem itself into the waiter image and pushes it.
+// TestWaiterImage builds the lean waiter into its image and pushes it.
 func TestWaiterImage(t *testing.T) {
 	reg := testregistry.New(t, "", "")
 	out, err := run(t, "waiter-image", "--source", "../..", "--image", reg.Host+"/tandem", "--tag", "v0.1.0", "-o", "json")
@@ -145,6 +145,9 @@ func TestWaiterImage(t *testing.T) {
 		t.Fatalf("waiter-image = %s (%v)", out, err)
 	}
 	t.Logf("waiter image: %.1f MB compressed", float64(res.CompressedSize)/1e6)
+	if res.CompressedSize > 8_000_000 {
+		t.Errorf("waiter image is %d bytes compressed, the bound is 8 MB: it links more than waiting needs", res.CompressedSize)
+	}
 }
 
 // TestReleaseRefusesMismatchBeforePushing: a checkout whose k8s/ runs other images than

@@ -11,19 +11,19 @@ import (
 	"github.com/tandem-ci/tandem/pkg/image"
 )
 
-// newWaiterImageCmd builds tandem itself into the tiny waiter image and pushes it.
+// newWaiterImageCmd builds the lean waiter (cmd/tandem-wait) into the init container image and pushes it.
 func newWaiterImageCmd() *cobra.Command {
 	f := &releaseFlags{}
 	var source, imageTag string
 	cmd := &cobra.Command{
 		Use:   "waiter-image",
-		Short: "Build tandem into a static image on an empty base for the wait-for-migration init container, and push it",
+		Short: "Build the waiter (cmd/tandem-wait, k8s-wait-for arguments) into a static image on an empty base for the init container, and push it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.image == "" {
 				return errors.New("--image: required, e.g. registry.example.com/tandem")
 			}
-			b, err := image.BuildGo(cmd.Context(), source, "./cmd/tandem", image.WithBinaryName("tandem"))
+			b, err := image.BuildGo(cmd.Context(), source, "./cmd/tandem-wait", image.WithBinaryName("tandem-wait"))
 			if err != nil {
 				return err
 			}

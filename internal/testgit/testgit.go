@@ -24,6 +24,9 @@ type Server struct {
 func New(t testing.TB, user, password string, files map[string]string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but git is not installed: .ci/run must install it")
+		}
 		t.Skip("git not installed")
 	}
 	root := t.TempDir()

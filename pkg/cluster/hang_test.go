@@ -17,6 +17,7 @@ import (
 
 	"github.com/tandem-ci/tandem/internal/testnet"
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 func silentServer(t *testing.T) *rest.Config {
@@ -110,9 +111,9 @@ func TestFailedJobLogTailStall(t *testing.T) {
 	defer close(stall)
 	kube := kubernetes.NewForConfigOrDie(&rest.Config{Host: srv.URL})
 
-	old := cluster.LogTailTimeout
-	cluster.LogTailTimeout = time.Second
-	defer func() { cluster.LogTailTimeout = old }()
+	old := waiter.LogTailTimeout
+	waiter.LogTailTimeout = time.Second
+	defer func() { waiter.LogTailTimeout = old }()
 	var res cluster.JobResult
 	err = testnet.Within(t, 30*time.Second, func() error {
 		var err error

@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 // RequestedAtAnnotation is the annotation `flux reconcile` sets.
@@ -101,7 +103,7 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 	case err != nil && parent.Err() != nil:
 		return res, fmt.Errorf("requesting reconcile of %s: %w", t, context.Cause(parent))
 	case err != nil && ctx.Err() != nil:
-		return res, fmt.Errorf("requesting reconcile of %s: %w", t, contextError(ctx, timeout))
+		return res, fmt.Errorf("requesting reconcile of %s: %w", t, waiter.ContextError(ctx, timeout))
 	case apierrors.IsNotFound(err):
 		return res, fmt.Errorf("requesting reconcile of %s: %w: create it (flux create source oci / flux create kustomization) or pass the right name", t, ErrNotFound)
 	case apierrors.IsForbidden(err):
@@ -109,7 +111,7 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 	case err != nil:
 		return res, fmt.Errorf("requesting reconcile of %s: %w", t, err)
 	}
-	lw := byName(t.Name, client.List, client.Watch)
+	lw := waiter.ByName(t.Name, client.List, client.Watch)
 	var ready, handled, synced bool
 	_, err = watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, func(cache.Store) (bool, error) {
 		synced = true
@@ -141,7 +143,7 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 	case err != nil && parent.Err() != nil:
 		return res, fmt.Errorf("waiting for %s: %w", t, context.Cause(parent))
 	case err != nil && !synced:
-		return res, fmt.Errorf("watching %s: %w", t, contextError(ctx, timeout))
+		return res, fmt.Errorf("watching %s: %w", t, waiter.ContextError(ctx, timeout))
 	case err != nil && !handled:
 		return res, fmt.Errorf("waiting for %s to handle the reconcile request: %w after %s: is the Flux controller running?", t, ErrTimeout, timeout)
 	case err != nil:

@@ -13,6 +13,8 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/tandem-ci/tandem/pkg/tag"
+
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 // ErrRolloutFailed is returned when the Deployment exceeded its progress deadline.
@@ -55,7 +57,7 @@ func waitDeployment(ctx context.Context, kube kubernetes.Interface, ns, name str
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	deps := kube.AppsV1().Deployments(ns)
-	lw := byName(name, deps.List, deps.Watch)
+	lw := waiter.ByName(name, deps.List, deps.Watch)
 	var failed string
 	_, err := watchtools.UntilWithSync(ctx, lw, &appsv1.Deployment{}, nil, func(ev watch.Event) (bool, error) {
 		d, ok := ev.Object.(*appsv1.Deployment)

@@ -1,4 +1,4 @@
-package cluster
+package waiter
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// byName is a ListWatch over the one object called name, for watchtools.UntilWithSync:
+// ByName is a ListWatch over the one object called name, for watchtools.UntilWithSync:
 // it lists, then watches from the list's resourceVersion, and starts over when the
 // watch drops.
-func byName[T runtime.Object](name string,
+func ByName[T runtime.Object](name string,
 	list func(context.Context, metav1.ListOptions) (T, error),
 	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
 ) *cache.ListWatch {

@@ -1,4 +1,4 @@
-package cluster
+package waiter
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 )
@@ -71,7 +70,7 @@ func WithLogLines(n int64) WaitOption { return func(o *waitOptions) { o.logLines
 // WaitForJob watches Job ns/name until it is Complete (nil error) or Failed
 // (ErrJobFailed, with the reason and the failed pod's log tail when RBAC allows). The
 // watch is list+watch from a resourceVersion and is re-established when it drops.
-func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string, opts ...WaitOption) (JobResult, error) {
+func WaitForJob(ctx context.Context, kube Client, ns, name string, opts ...WaitOption) (JobResult, error) {
 	o := waitOptions{missingTimeout: 5 * time.Minute, logLines: 20}
 	for _, opt := range opts {
 		opt(&o)
@@ -86,10 +85,15 @@ func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string,
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	jobs := kube.BatchV1().Jobs(ns)
+	listJobs := func(ctx context.Context, o metav1.ListOptions) (*batchv1.JobList, error) {
+		return kube.ListJobs(ctx, ns, o)
+	}
+	watchJobs := func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		return kube.WatchJobs(ctx, ns, o)
+	}
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
-	if _, err := jobs.List(ctx, metav1.ListOptions{FieldSelector: sel, Limit: 1}); err != nil {
-		if ctxErr := contextError(ctx, o.timeout); ctxErr != nil {
+	if _, err := listJobs(ctx, metav1.ListOptions{FieldSelector: sel, Limit: 1}); err != nil {
+		if ctxErr := ContextError(ctx, o.timeout); ctxErr != nil {
 			return res, fmt.Errorf("listing job %s/%s: %w", ns, name, ctxErr)
 		}
 		return res, describeAPIError(err, ns, fmt.Sprintf("listing job %s/%s", ns, name))
@@ -99,7 +103,7 @@ func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string,
 	m := newMissingTimer(o.missingTimeout, func() { cancel(ErrJobMissing) })
 	defer m.stop()
 
-	lw := byName(name, jobs.List, jobs.Watch)
+	lw := ByName(name, listJobs, watchJobs)
 	var final *batchv1.Job
 	var seen atomic.Bool
 	_, err := watchtools.UntilWithSync(ctx, lw, &batchv1.Job{}, func(store cache.Store) (bool, error) {
@@ -170,8 +174,8 @@ func Finished(job *batchv1.Job) (bool, *batchv1.JobCondition) {
 
 // failedPodLogs returns the tail of the log of the Job's failed pod. RBAC may forbid
 // it; that is reported, not fatal.
-func failedPodLogs(ctx context.Context, kube kubernetes.Interface, ns, job string, lines int64) (pod, logs, logErr string) {
-	pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
+func failedPodLogs(ctx context.Context, kube Client, ns, job string, lines int64) (pod, logs, logErr string) {
+	pods, err := kube.ListPods(ctx, ns, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
 	if err != nil {
 		return "", "", fmt.Sprintf("cannot list the job's pods (%v); grant get/list on pods and get on pods/log to see the log tail", shortErr(err))
 	}
@@ -184,7 +188,7 @@ func failedPodLogs(ctx context.Context, kube kubernetes.Interface, ns, job strin
 	if p == nil {
 		return "", "", "the job has no pods left"
 	}
-	b, err := kube.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{TailLines: &lines}).DoRaw(ctx)
+	b, err := kube.PodLogs(ctx, ns, p.Name, &corev1.PodLogOptions{TailLines: &lines})
 	if err != nil {
 		return p.Name, "", fmt.Sprintf("cannot read the log of pod %s (%v)", p.Name, shortErr(err))
 	}
@@ -194,9 +198,9 @@ func failedPodLogs(ctx context.Context, kube kubernetes.Interface, ns, job strin
 	return p.Name, string(b), ""
 }
 
-// contextError says why a call ended when its context did: the caller cancelled (a
+// ContextError says why a call ended when its context did: the caller cancelled (a
 // signal), or the deadline passed with the API server silent. nil when ctx is live.
-func contextError(ctx context.Context, timeout time.Duration) error {
+func ContextError(ctx context.Context, timeout time.Duration) error {
 	switch {
 	case ctx.Err() == nil:
 		return nil
