@@ -186,11 +186,19 @@ func (c *Cluster) startFlux() error {
 			"--metrics-addr="+addrs[3], "--health-addr="+addrs[4], "--log-level=debug"),
 	}
 	for _, cmd := range cmds {
-		f, _ := os.Create(filepath.Join(c.tmp, filepath.Base(cmd.Path)+".log"))
+		name := filepath.Base(cmd.Path)
+		f, _ := os.Create(filepath.Join(c.tmp, name+".log"))
 		cmd.Stdout, cmd.Stderr = f, f
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "RUNTIME_NAMESPACE="+FluxNamespace)
+		// A temp folder of its own: kustomize-controller deletes every kustomization-*
+		// folder in $TMPDIR when it starts, which would pull the floor from under another
+		// cluster's controller on the same machine.
+		tmp := filepath.Join(c.tmp, name+"-tmp")
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return err
+		}
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "RUNTIME_NAMESPACE="+FluxNamespace, "TMPDIR="+tmp)
 		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting %s: %w", cmd.Path, err)
+			return fmt.Errorf("starting %s: %w", name, err)
 		}
 		c.procs = append(c.procs, cmd)
 	}
