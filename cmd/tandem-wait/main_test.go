@@ -8,10 +8,8 @@ import (
 	"testing"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	"github.com/tandem-ci/tandem/internal/testcluster"
 )
@@ -26,27 +24,8 @@ func TestWaitsOnRealAPIServer(t *testing.T) {
 	}
 	for _, ok := range []bool{true, false} {
 		name := map[bool]string{true: "shop-migration-v1.1.0", false: "shop-migration-v1.2.0"}[ok]
-		job, err := c.Kube.BatchV1().Jobs("shop").Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-				RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "migrate", Image: "m"}}}}}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.AfterFunc(300*time.Millisecond, func() {
-			now := metav1.Now()
-			job.Status.StartTime = &now
-			cond := func(typ batchv1.JobConditionType, reason string) batchv1.JobCondition {
-				return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, LastTransitionTime: now, LastProbeTime: now}
-			}
-			if ok {
-				job.Status.CompletionTime, job.Status.Succeeded = &now, 1
-				job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobSuccessCriteriaMet, "CompletionsReached"), cond(batchv1.JobComplete, "CompletionsReached")}
-			} else {
-				job.Status.Failed = 1
-				job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded"), cond(batchv1.JobFailed, "BackoffLimitExceeded")}
-			}
-			c.Kube.BatchV1().Jobs("shop").UpdateStatus(ctx, job, metav1.UpdateOptions{})
-		})
+		testcluster.CreateJob(t, c.Kube, "shop", name)
+		time.AfterFunc(300*time.Millisecond, func() { testcluster.FinishJob(c.Kube, "shop", name, ok) })
 		var stdout, stderr bytes.Buffer
 		code := run(ctx, []string{"job-wr", name, "--kubeconfig", c.Kubeconfig, "-n", "shop", "--timeout", "60s"}, &stdout, &stderr)
 		switch {

@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
-
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	"github.com/tandem-ci/tandem/internal/testcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
@@ -19,29 +13,11 @@ import (
 // TestWaitCommands runs the k8s-wait-for compatible forms against a real API server.
 func TestWaitCommands(t *testing.T) {
 	c := testcluster.ForTest(t)
-	ctx := context.Background()
 	t.Setenv("KUBECONFIG", "")
 	for i, ok := range []bool{true, false} {
 		name := []string{"done", "broken"}[i]
-		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0),
-			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "m", Image: "m"}}}}}}
-		job, err := c.Kube.BatchV1().Jobs("default").Create(ctx, job, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := metav1.Now()
-		job.Status.StartTime = &now
-		cond := func(typ batchv1.JobConditionType, reason string) batchv1.JobCondition {
-			return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: reason, LastTransitionTime: now}
-		}
-		if ok {
-			job.Status.CompletionTime, job.Status.Succeeded = &now, 1
-			job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobSuccessCriteriaMet, "CompletionsReached"), cond(batchv1.JobComplete, "CompletionsReached")}
-		} else {
-			job.Status.Failed = 1
-			job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded"), cond(batchv1.JobFailed, "BackoffLimitExceeded")}
-		}
-		if _, err := c.Kube.BatchV1().Jobs("default").UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
+		testcluster.CreateJob(t, c.Kube, "default", name)
+		if err := testcluster.FinishJob(c.Kube, "default", name, ok); err != nil {
 			t.Fatal(err)
 		}
 	}

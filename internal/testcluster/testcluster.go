@@ -3,8 +3,15 @@
 package testcluster
 
 import (
+	"context"
 	"os"
 	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	"github.com/tandem-ci/tandem/internal/localcluster"
 )
@@ -67,4 +74,40 @@ func RequireFlux(t testing.TB) {
 		}
 		t.Skip("Flux controllers not built: run hack/testenv.sh")
 	}
+}
+
+// CreateJob creates a one-container migration Job ns/name (backoffLimit 0).
+func CreateJob(t testing.TB, kube kubernetes.Interface, ns, name string) *batchv1.Job {
+	t.Helper()
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0),
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "migrate", Image: "m"}}}}}}
+	job, err := kube.BatchV1().Jobs(ns).Create(context.Background(), job, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
+
+// FinishJob writes the terminal conditions of Job ns/name as the Job controller does:
+// Complete when ok, else Failed with reason BackoffLimitExceeded.
+func FinishJob(kube kubernetes.Interface, ns, name string, ok bool) error {
+	ctx := context.Background()
+	job, err := kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	now := metav1.Now()
+	job.Status.StartTime = &now
+	cond := func(typ batchv1.JobConditionType, reason, msg string) batchv1.JobCondition {
+		return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastTransitionTime: now, LastProbeTime: now}
+	}
+	if ok {
+		job.Status.CompletionTime, job.Status.Succeeded = &now, 1
+		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobSuccessCriteriaMet, "CompletionsReached", "Reached expected number of succeeded pods"), cond(batchv1.JobComplete, "CompletionsReached", "Reached expected number of succeeded pods")}
+	} else {
+		job.Status.Failed = 1
+		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded", "Job has reached the specified backoff limit"), cond(batchv1.JobFailed, "BackoffLimitExceeded", "Job has reached the specified backoff limit")}
+	}
+	_, err = kube.BatchV1().Jobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{})
+	return err
 }

@@ -41,40 +41,13 @@ func namespace(t testing.TB, c *testcluster.Cluster) string {
 
 func createJob(t testing.TB, kube kubernetes.Interface, ns, name string) *batchv1.Job {
 	t.Helper()
-	job := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "migrate", Image: "m"}}}}},
-	}
-	job, err := kube.BatchV1().Jobs(ns).Create(context.Background(), job, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return job
+	return testcluster.CreateJob(t, kube, ns, name)
 }
 
 // finish sets the Job's terminal conditions as the Job controller does.
 func finish(t testing.TB, kube kubernetes.Interface, ns, name string, ok bool) {
 	t.Helper()
-	ctx := context.Background()
-	job, err := kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := metav1.Now()
-	job.Status.StartTime = &now
-	cond := func(typ batchv1.JobConditionType, reason, msg string) batchv1.JobCondition {
-		return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastTransitionTime: now, LastProbeTime: now}
-	}
-	if ok {
-		job.Status.CompletionTime = &now
-		job.Status.Succeeded = 1
-		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobSuccessCriteriaMet, "CompletionsReached", "Reached expected number of succeeded pods"), cond(batchv1.JobComplete, "CompletionsReached", "Reached expected number of succeeded pods")}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded", "Job has reached the specified backoff limit"), cond(batchv1.JobFailed, "BackoffLimitExceeded", "Job has reached the specified backoff limit")}
-	}
-	if _, err := kube.BatchV1().Jobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
+	if err := testcluster.FinishJob(kube, ns, name, ok); err != nil {
 		t.Fatal(err)
 	}
 }
