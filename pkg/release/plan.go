@@ -164,7 +164,10 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 		p.Tag, p.TagSource = t.Tag, t.Source
 	}
 	if p.App == "" {
-		bad("app: required (--app, or $CI_PROJECT_NAME)")
+		// Pushing an artifact to a named repository needs no app; everything else does.
+		if needs(StepImages) || needs(StepCommit) || cfg.ArtifactRepository == "" {
+			bad("app: required (--app, or $CI_PROJECT_NAME)")
+		}
 	} else if p.Tag != "" {
 		if p.JobName, err = tag.JobName(p.App, p.Tag); err != nil {
 			bad("app/tag: %v", err)

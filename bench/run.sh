@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Benchmarks tandem against what users would otherwise run, side by side in one run, on
+# the same loopback registry and git server (bench/env). Prints Markdown tables; the
+# figures of a run are kept in BENCHMARKS.md. Not part of the unit tests.
+#
+#   bash bench/run.sh            # runs 5 repetitions each (RUNS=...)
+#   FLUX=/path/to/flux bash bench/run.sh
+#
+# The flux CLI (the write-up's shell baseline) is built once by ../shared/flux-cli/build.sh
+# into ~/.cache/tandem/flux-cli (about 9 minutes); without it the flux rows are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+RUNS=${RUNS:-5}
+FLUX=${FLUX:-${XDG_CACHE_HOME:-$HOME/.cache}/tandem/flux-cli/flux}
+[ -x "$FLUX" ] || { echo "note: flux CLI not found at $FLUX; flux rows skipped" >&2; FLUX=""; }
+
+work=$(mktemp -d)
+trap 'kill $envpid 2>/dev/null || true; rm -rf "$work"' EXIT
+go build -o "$work/tandem" ./cmd/tandem
+go build -o "$work/tandem-wait" ./cmd/tandem-wait
+go build -o "$work/env" ./bench/env
+mkdir -p "$work/git"
+"$work/env" -root "$work/git" > "$work/env.out" &
+envpid=$!
+for _ in $(seq 100); do grep -q GIT_TOKEN "$work/env.out" 2>/dev/null && break; sleep 0.1; done
+# shellcheck disable=SC1090
+source "$work/env.out"
+export TANDEM_GIT_TOKEN=$GIT_TOKEN
+auth_url=${GIT_URL/http:\/\//http://$GIT_USER:$GIT_TOKEN@}
+T="$work/tandem"
+
+# secs CMD...: wall seconds of one run (output discarded).
+secs() {
+  local s e
+  s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }; e=$(date +%s.%N)
+  echo "$e - $s" | bc -l
+}
+# median of the numbers on stdin
+median() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+
+echo "# tandem benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(go version | cut -d' ' -f3), runs: $RUNS, medians)"
+echo
+
+# 1. Release step with images already built: tandem release --prebuilt vs the write-up's
+#    shell (clone, sed, git commit/push, flux push artifact).
+hello=$PWD/pkg/image/testdata/hello
+for i in $(seq 1 $((RUNS * 2))); do
+  "$T" images --source "$hello" --registry "$REGISTRY" --app shop --tag "v1.$((100 + i)).0" --insecure >/dev/null
+done
+empty=$work/checkout && mkdir -p "$empty"
+tandem_release() {
+  "$T" release --prebuilt --app shop --registry "$REGISTRY" --repo-url "$GIT_URL" --branch main \
+    --git-username "$GIT_USER" --tag "$1" --checkout "$empty" --insecure
+}
+shell_release() {
+  local d; d=$(mktemp -d "$work/clone.XXXX")
+  git clone -q --depth 1 -b main "$auth_url" "$d"
+  sed -i "s/IMAGE_TAG: .*/IMAGE_TAG: \"$1\"/" "$d/k8s/deployment-variables.yaml"
+  git -C "$d" -c user.name=ci -c user.email=ci@example.com commit -qam "ci: update image tag to $1 [skip ci]"
+  git -C "$d" push -q origin main
+  "$FLUX" push artifact "oci://$REGISTRY/shop/shell-manifests:$1" --path "$d/k8s" --source "$GIT_URL" \
+    --revision "main@sha1:$(git -C "$d" rev-parse HEAD)" --insecure-registry
+  rm -rf "$d"
+}
+t1=$(for i in $(seq 1 "$RUNS"); do secs tandem_release "v1.$((100 + 2 * i - 1)).0"; done | median)
+echo "## Release step, images prebuilt"
+echo
+echo "| what | median s | ratio |"
+echo "|---|---|---|"
+echo "| \`tandem release --prebuilt\` (check images, clone, bump, commit, push, image check, artifact) | $t1 | |"
+if [ -n "$FLUX" ]; then
+  s1=$(for i in $(seq 1 "$RUNS"); do secs shell_release "v1.$((100 + 2 * i)).0"; done | median)
+  echo "| shell: git clone + sed + commit + push + \`flux push artifact\` | $s1 | $(ratio "$t1" "$s1")× |"
+fi
+echo
+
+# 3. Artifact push of 10, 1 000 and 10 000 files.
+echo "## Artifact push"
+echo
+echo "| files | tandem push-artifact s | flux push artifact s | ratio | tandem re-push (same digest, nothing sent) s |"
+echo "|---|---|---|---|---|"
+for n in 10 1000 10000; do
+  dir=$work/art$n && mkdir -p "$dir"
+  printf 'resources: []\n' > "$dir/kustomization.yaml"
+  for f in $(seq 2 "$n"); do printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n' "$f" > "$dir/cm-$f.yaml"; done
+  ta=$(for i in $(seq 1 "$RUNS"); do secs "$T" push-artifact --path "$dir" --artifact-repo "$REGISTRY/art$n" --tag "v1.0.$i" --insecure; done | median)
+  again=$(for i in $(seq 1 "$RUNS"); do secs "$T" push-artifact --path "$dir" --artifact-repo "$REGISTRY/art$n" --tag "v1.0.$i" --insecure; done | median)
+  fa="-" r="-"
+  if [ -n "$FLUX" ]; then
+    fa=$(for i in $(seq 1 "$RUNS"); do secs "$FLUX" push artifact "oci://$REGISTRY/flux$n:v1.0.$i" --path "$dir" --source x --revision y --insecure-registry; done | median)
+    r="$(ratio "$ta" "$fa")×"
+  fi
+  d1=$("$T" push-artifact --path "$dir" --artifact-repo "$REGISTRY/art$n" --tag v1.0.1 --insecure -o json | sed -n 's/.*"digest": "\(.*\)".*/\1/p')
+  d2=$("$T" push-artifact --path "$dir" --artifact-repo "$REGISTRY/art$n" --tag v1.0.2 --insecure -o json | sed -n 's/.*"digest": "\(.*\)".*/\1/p')
+  [ "${d1#*@}" = "${d2#*@}" ] || echo "digests differ for the same folder: $d1 $d2" >&2
+  echo "| $n | $ta | $fa | $r | $again |"
+done
+echo
+
+# 5. Start-up.
+echo "## Start-up (20 runs)"
+echo
+echo "| command | median ms |"
+echo "|---|---|"
+for c in "$T --help" "$T wait --help" "$work/tandem-wait --help"; do
+  # shellcheck disable=SC2086
+  ms=$(for _ in $(seq 20); do secs $c; done | median)
+  echo "| \`${c#"$work/"}\` | $(echo "$ms * 1000" | bc -l | xargs printf '%.1f') |"
+done
