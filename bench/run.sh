@@ -109,3 +109,55 @@ for c in "$T --help" "$T wait --help" "$work/tandem-wait --help"; do
   ms=$(for _ in $(seq 20); do secs $c; done | median)
   echo "| \`${c#"$work/"}\` | $(echo "$ms * 1000" | bc -l | xargs printf '%.1f') |"
 done
+echo
+
+# 6. Scale: a repository of 10 000 commits and 5 000 files. tandem clones shallow (one
+#    commit); the write-up's shell clones everything.
+echo "## Scale: 10 000 commits, 5 000 files"
+echo
+big=$work/big && mkdir -p "$big"
+git -C "$big" init -q -b main
+python3 - "$big" <<'PY' | git -C "$big" fast-import --quiet
+import sys
+out = sys.stdout
+def blob(data):
+    out.write("data %d\n%s\n" % (len(data.encode()), data))
+out.write("commit refs/heads/main\ncommitter b <b@x> 0 +0000\n")
+blob("initial")
+vars_ = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1.0.0\"\n"
+out.write("M 100644 inline k8s/deployment-variables.yaml\n"); blob(vars_)
+for i in range(4999):
+    out.write("M 100644 inline src/f%d.txt\n" % i); blob("file %d\n" % i)
+for c in range(1, 10000):
+    out.write("commit refs/heads/main\ncommitter b <b@x> %d +0000\n" % c)
+    blob("change %d" % c)
+    out.write("M 100644 inline src/f%d.txt\n" % (c % 4999)); blob("file %d rev %d\n" % (c % 4999, c))
+PY
+git clone -q --bare "$big" "$work/git/big.git"
+git -C "$work/git/big.git" config http.receivepack true
+big_url=${GIT_URL%/shop.git}/big.git
+big_auth=${auth_url%/shop.git}/big.git
+# peak RSS (MB) and seconds of a command, via getrusage of the child
+measure() {
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.perf_counter()
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+d = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print("%.3f %.0f %d" % (d, rss, r.returncode))
+PY
+}
+full_clone_bump() {
+  local d; d=$(mktemp -d "$work/full.XXXX")
+  git clone -q -b main "$big_auth" "$d" && sed -i "s/IMAGE_TAG: .*/IMAGE_TAG: \"$1\"/" "$d/k8s/deployment-variables.yaml" &&
+    git -C "$d" -c user.name=ci -c user.email=ci@example.com commit -qam "ci: $1 [skip ci]" && git -C "$d" push -q origin main
+  local rc=$?; rm -rf "$d"; return $rc
+}
+export -f full_clone_bump; export work big_auth
+read -r ts tm trc < <(measure "$T" commit --repo-url "$big_url" --branch main --git-username "$GIT_USER" --tag v1.1.0)
+read -r ss sm src < <(measure bash -c 'full_clone_bump v1.2.0')
+echo "| what | s | peak RSS MB | exit |"
+echo "|---|---|---|---|"
+echo "| \`tandem commit\` (shallow clone, bump, commit, push) | $ts | $tm | $trc |"
+echo "| shell: full \`git clone\` + sed + commit + push | $ss | $sm | $src |"

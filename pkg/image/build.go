@@ -98,6 +98,10 @@ func BuildGo(ctx context.Context, dir, pkg string, opts ...BuildOption) (Built, 
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+o.platform.OS, "GOARCH="+o.platform.Architecture, "GOFLAGS=-buildvcs=false")
 	cmd.Env = append(cmd.Env, o.env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			// Stopped (a signal, a deadline): say so rather than "signal: killed".
+			return Built{}, fmt.Errorf("building Go package %s in %s: stopped: %w", pkg, dir, context.Cause(ctx))
+		}
 		return Built{}, fmt.Errorf("building Go package %s in %s: %w\n%s", pkg, dir, err, out)
 	}
 	data, err := os.ReadFile(bin)
