@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"text/template"
@@ -64,6 +65,9 @@ type Config struct {
 	// Check, when set, runs on the clone after IMAGE_TAG is set and before the commit;
 	// an error stops the bump with nothing committed or pushed.
 	Check func(clone string) error
+	// Folders the clone must hold besides the file's own (e.g. the manifests folder the
+	// Check builds and the artifact ships); the rest of the repository is not checked out.
+	Folders []string
 }
 
 // Result describes the commit (or why there is none).
@@ -123,12 +127,23 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 	if err := os.RemoveAll(cfg.Dir); err != nil {
 		return err
 	}
+	branch := plumbing.NewBranchReferenceName(cfg.Branch)
 	repo, err := git.PlainCloneContext(ctx, cfg.Dir, false, &git.CloneOptions{
-		URL: cfg.URL, Auth: auth, ReferenceName: plumbing.NewBranchReferenceName(cfg.Branch),
-		SingleBranch: true, Depth: 1, Tags: git.NoTags,
+		URL: cfg.URL, Auth: auth, ReferenceName: branch,
+		SingleBranch: true, Depth: 1, Tags: git.NoTags, NoCheckout: true,
 	})
 	if err != nil {
 		return classify(fmt.Sprintf("cloning %s branch %s", cfg.URL, cfg.Branch), cfg, err)
+	}
+	// Check out only the folders the release reads (a sparse checkout: the index keeps
+	// every file, so the commit keeps them too). A full checkout of thousands of files
+	// takes go-git tens of seconds.
+	wt, err := repo.Worktree()
+	if err != nil {
+		return err
+	}
+	if err := wt.Checkout(&git.CheckoutOptions{Branch: branch, SparseCheckoutDirectories: sparseDirs(cfg)}); err != nil {
+		return fmt.Errorf("checking out %s: %w", cfg.Branch, err)
 	}
 	head, err := repo.Head()
 	if err != nil {
@@ -172,11 +187,9 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 		res.Commit = head.Hash().String()
 		return fmt.Errorf("%s already holds %s: %w", cfg.File, cfg.Tag, ErrNothingToCommit)
 	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		return err
-	}
-	if _, err := wt.Add(cfg.File); err != nil {
+	// Only the one file changed: skip go-git's status of the whole worktree (seconds on
+	// a repository of thousands of files).
+	if err := wt.AddWithOptions(&git.AddOptions{Path: cfg.File, SkipStatus: true}); err != nil {
 		return fmt.Errorf("staging %s: %w", cfg.File, err)
 	}
 	sig := &object.Signature{Name: cfg.AuthorName, Email: cfg.AuthorEmail, When: time.Now()}
@@ -332,4 +345,18 @@ func StripCredentials(raw string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+// sparseDirs are the folders to check out: the variables file's and cfg.Folders.
+func sparseDirs(cfg Config) []string {
+	dirs := []string{path.Dir(filepath.ToSlash(filepath.Clean(cfg.File)))}
+	for _, f := range cfg.Folders {
+		dirs = append(dirs, filepath.ToSlash(filepath.Clean(f)))
+	}
+	for _, d := range dirs {
+		if d == "." || d == "" {
+			return nil // the repository root: check out everything
+		}
+	}
+	return dirs
 }

@@ -307,3 +307,28 @@ func TestStripCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestBumpChecksOutOnlyWhatItNeeds: the clone holds the variables file's folder (and
+// Folders), not the whole repository, yet the commit keeps every other file.
+func TestBumpChecksOutOnlyWhatItNeeds(t *testing.T) {
+	files := map[string]string{"src/a.txt": "a\n", "docs/b.txt": "b\n", "deploy/k8s/kustomization.yaml": "resources: []\n",
+		"k8s/deployment-variables.yaml": seedFiles["k8s/deployment-variables.yaml"]}
+	s := testgit.New(t, "ci", token, files)
+	c := cfg(s, "v1.42.0")
+	c.Dir = filepath.Join(t.TempDir(), "clone")
+	c.Folders = []string{"deploy/k8s"}
+	if _, err := gitops.Bump(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]bool{"k8s/deployment-variables.yaml": true, "deploy/k8s/kustomization.yaml": true, "src/a.txt": false, "docs/b.txt": false} {
+		if _, err := os.Stat(filepath.Join(c.Dir, f)); (err == nil) != want {
+			t.Errorf("clone holds %s: %v, want %v", f, err == nil, want)
+		}
+	}
+	if got := strings.Fields(s.Git(t, "ls-tree", "-r", "--name-only", "main")); len(got) != 4 {
+		t.Errorf("files on main after the bump: %v, want all 4", got)
+	}
+	if !strings.Contains(s.Git(t, "show", "main:k8s/deployment-variables.yaml"), "v1.42.0") {
+		t.Error("the bump did not land")
+	}
+}

@@ -244,7 +244,8 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 func (p Plan) Commit() gitops.Config {
 	return gitops.Config{URL: p.RepoURL, Branch: p.Branch, Username: p.GitUsername, Password: p.gitToken,
 		File: p.VariablesFile, Tag: p.Tag, App: p.App, Message: p.Message,
-		AuthorName: p.AuthorName, AuthorEmail: p.AuthorEmail, SkipCIPush: p.PushOptionCISkip}
+		AuthorName: p.AuthorName, AuthorEmail: p.AuthorEmail, SkipCIPush: p.PushOptionCISkip,
+		Folders: []string{p.ManifestsPath}}
 }
 
 // FluxTargets are the Flux objects a reconcile asks for.
