@@ -104,8 +104,11 @@ func (s Spec) Validate() error {
 		if f[0] == "migrationImage" && s.Image == "" && f[1] == "" {
 			continue // derived from image, already reported
 		}
-		if err := validateRepository(f[1]); err != nil {
+		switch err := image.ValidateRepository(f[1]); {
+		case err != nil && f[1] == "":
 			errs = append(errs, f[0]+": "+err.Error())
+		case err != nil:
+			errs = append(errs, fmt.Sprintf("%s %q: %v", f[0], f[1], err))
 		}
 	}
 	if len(s.MigrationCommand) == 0 {
@@ -133,24 +136,6 @@ func (s Spec) Validate() error {
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w:\n  %s", ErrInvalidSpec, strings.Join(errs, "\n  "))
-	}
-	return nil
-}
-
-// validateRepository accepts an image repository without tag or digest: the release tag
-// is appended by the kustomization's replacements.
-func validateRepository(img string) error {
-	if img == "" {
-		return errors.New("required (e.g. registry.example.com/my-shop)")
-	}
-	if strings.Contains(img, "@") {
-		return fmt.Errorf("%q has a digest; give the repository only, the release tag is appended", img)
-	}
-	if i := strings.LastIndex(img, ":"); i > strings.LastIndex(img, "/") {
-		return fmt.Errorf("%q has a tag; give the repository only, the release tag is appended", img)
-	}
-	if _, err := name.NewRepository(img); err != nil {
-		return fmt.Errorf("%q: %w", img, err)
 	}
 	return nil
 }
