@@ -211,3 +211,24 @@ func TestEmptyTagMessage(t *testing.T) {
 		t.Errorf("tag --tag \"\" = %v", err)
 	}
 }
+
+// TestInitRefusesExistingFluxFile: an existing flux/<app>.yaml stops init before k8s/ is
+// written; --force overwrites both.
+func TestInitRefusesExistingFluxFile(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "flux"), 0o755)
+	os.WriteFile(filepath.Join(root, "flux", "shop.yaml"), []byte("mine\n"), 0o644)
+	args := []string{"init", filepath.Join(root, "k8s"), "--app", "shop", "--image", "r.example.com/shop", "--migration-command", "m"}
+	if _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("init over an existing flux file = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "k8s")); err == nil {
+		t.Error("a refused init wrote k8s/")
+	}
+	if _, err := run(t, append(args, "--force")...); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "flux", "shop.yaml")); !strings.Contains(string(b), "kind: OCIRepository") {
+		t.Errorf("flux file after --force:\n%s", b)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/google/shlex"
@@ -72,8 +71,10 @@ func newInitCmd() *cobra.Command {
 				if _, err := manifest.FluxFile(fs); err != nil {
 					return err
 				}
-				if _, err := os.Lstat(filepath.Join(fluxDir, manifest.FluxFileName(spec.App))); err == nil && !force {
-					return fmt.Errorf("rendering into %s: %w: %s; pass --force to overwrite", fluxDir, manifest.ErrExists, filepath.Join(fluxDir, manifest.FluxFileName(spec.App)))
+				if !force {
+					if err := manifest.FluxAbsent(fluxDir, spec.App); err != nil {
+						return err
+					}
 				}
 			}
 			res, err := manifest.Render(dir, spec, opts...)

@@ -135,6 +135,20 @@ func FluxFile(f FluxSpec) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// FluxAbsent returns ErrExists when dir already holds the Flux file of app (callers check
+// before writing anything, so a refusal leaves nothing half-written).
+func FluxAbsent(dir, app string) error {
+	path := filepath.Join(dir, FluxFileName(app))
+	_, err := os.Lstat(path)
+	switch {
+	case err == nil:
+		return fmt.Errorf("rendering into %s: %w: %s; pass --force to overwrite", dir, ErrExists, path)
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	return nil
+}
+
 // RenderFlux writes the Flux objects into dir/<app>.yaml; like Render it refuses to
 // overwrite without WithForce.
 func RenderFlux(dir string, f FluxSpec, opts ...RenderOption) (string, error) {
@@ -147,10 +161,10 @@ func RenderFlux(dir string, f FluxSpec, opts ...RenderOption) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, FluxFileName(f.App))
-	if _, err := os.Lstat(path); err == nil && !o.force {
-		return "", fmt.Errorf("rendering into %s: %w: %s; pass --force to overwrite", dir, ErrExists, path)
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", err
+	if !o.force {
+		if err := FluxAbsent(dir, f.App); err != nil {
+			return "", err
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("creating %s: %w", dir, err)
