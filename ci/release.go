@@ -140,7 +140,7 @@ func (m *Tandem) Release(
 	if err != nil {
 		return nil, err
 	}
-	kc := image.Keychain(image.Credentials{Username: p.RegistryUsername, Password: p.RegistryPassword()}, nil)
+	kc := image.Keychain(p.RegistryCredentials(), nil)
 	var imgs release.ImagePublisher = &daggerImages{m: m, source: source, plan: p, password: registryPassword}
 	if p.Prebuilt {
 		imgs = &release.PrebuiltImages{ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, Options: []image.PublishOption{image.WithKeychain(kc)}}

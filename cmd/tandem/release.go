@@ -132,13 +132,9 @@ func (f *releaseFlags) registryPassword() string {
 	return env("TANDEM_REGISTRY_PASSWORD", "CI_REGISTRY_PASSWORD")
 }
 
-func (f *releaseFlags) keychain(p release.Plan) image.Credentials {
-	return image.Credentials{Username: p.RegistryUsername, Password: p.RegistryPassword()}
-}
-
 // images is the images step: built here from Go, or prebuilt and only checked.
 func (f *releaseFlags) images(p release.Plan) (release.ImagePublisher, error) {
-	kc := image.Keychain(f.keychain(p), nil)
+	kc := image.Keychain(p.RegistryCredentials(), nil)
 	opts := []image.PublishOption{image.WithKeychain(kc)}
 	if f.insecure {
 		opts = append(opts, image.WithInsecure())
@@ -158,7 +154,7 @@ func (f *releaseFlags) images(p release.Plan) (release.ImagePublisher, error) {
 }
 
 func (f *releaseFlags) artifactOptions(p release.Plan) []artifact.Option {
-	opts := []artifact.Option{artifact.WithKeychain(image.Keychain(f.keychain(p), nil)), artifact.WithIgnore(f.ignore...), artifact.WithExtraTags(f.extraTags...)}
+	opts := []artifact.Option{artifact.WithKeychain(image.Keychain(p.RegistryCredentials(), nil)), artifact.WithIgnore(f.ignore...), artifact.WithExtraTags(f.extraTags...)}
 	if f.insecure {
 		opts = append(opts, artifact.WithInsecure())
 	}

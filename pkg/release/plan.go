@@ -115,6 +115,11 @@ func (p Plan) GitToken() string { return p.gitToken }
 // RegistryPassword is the password given for the registry (empty: other credential sources).
 func (p Plan) RegistryPassword() string { return p.registryPassword }
 
+// RegistryCredentials are the explicit registry credentials of the plan, for image.Keychain.
+func (p Plan) RegistryCredentials() image.Credentials {
+	return image.Credentials{Username: p.RegistryUsername, Password: p.registryPassword}
+}
+
 // Resolve validates cfg for a whole release (images, commit, artifact) and derives the
 // plan. Every problem is reported at once, naming the input, so a release never pushes
 // an image before finding out it cannot commit.
