@@ -131,6 +131,11 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 		res.Revision = revision(obj)
 		switch status {
 		case "True":
+			if res.Revision == "" {
+				// source-controller may report Ready before the status write that
+				// carries the artifact: ready means ready with its revision.
+				return false, nil
+			}
 			ready = true
 			return true, nil
 		case "False":
@@ -150,12 +155,6 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 		return res, fmt.Errorf("waiting for %s to become ready: %w after %s (last message: %s)", t, ErrTimeout, timeout, res.Message)
 	case !ready:
 		return res, fmt.Errorf("%s: %w: %s", t, ErrNotReady, res.Message)
-	}
-	if res.Revision == "" {
-		// A controller may write the artifact in a later status update than Ready.
-		if obj, err := client.Get(ctx, t.Name, metav1.GetOptions{}); err == nil {
-			res.Revision = revision(obj)
-		}
 	}
 	return res, nil
 }

@@ -67,7 +67,14 @@ func fakeFlux(ctx context.Context, t *testing.T, dyn dynamic.Interface, ns strin
 					"type": "Ready", "status": status, "reason": "Reconciled", "message": message + "applied",
 					"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
 				}}, "status", "conditions")
-				unstructured.SetNestedField(obj.Object, "v1.42.0@sha256:abc", "status", "lastAppliedRevision")
+				// Where each controller records the revision: the source its artifact, the
+				// Kustomization what it applied.
+				if gvr == cluster.OCIRepository {
+					unstructured.SetNestedMap(obj.Object, map[string]any{"revision": "v1.42.0@sha256:abc", "path": "ocirepository/shop.tar.gz",
+						"url": "http://127.0.0.1/ocirepository/shop.tar.gz", "lastUpdateTime": time.Now().UTC().Format(time.RFC3339), "digest": "sha256:abc"}, "status", "artifact")
+				} else {
+					unstructured.SetNestedField(obj.Object, "v1.42.0@sha256:abc", "status", "lastAppliedRevision")
+				}
 				_, err := dyn.Resource(gvr).Namespace(ns).UpdateStatus(ctx, obj, metav1.UpdateOptions{})
 				// A conflict means tandem wrote a newer request meanwhile; its event is
 				// next on the watch and is handled then, as a controller would.
@@ -92,7 +99,7 @@ func TestReconcile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 2 || res[1].Revision != "v1.42.0@sha256:abc" || res[0].RequestedAt == "" {
+	if len(res) != 2 || res[0].Revision != "v1.42.0@sha256:abc" || res[1].Revision != "v1.42.0@sha256:abc" || res[0].RequestedAt == "" {
 		t.Errorf("result = %+v", res)
 	}
 	obj, _ := c.Dynamic.Resource(cluster.OCIRepository).Namespace(ns).Get(ctx, "shop", metav1.GetOptions{})

@@ -13,7 +13,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -70,7 +69,7 @@ func (r *run) cluster(ctx context.Context) error {
 		return fmt.Errorf("reconciling v1.1.0: %w (controller logs in %s)", err, c.LogDir())
 	}
 	r.step("flux", time.Since(t), "Flux objects applied; reconcile request -> Ready: %s after %s, %s after %s (interval 1h: only the request made Flux look); revision %s",
-		rec[0].Object, rec[0].Duration.Round(time.Millisecond), rec[1].Object, rec[1].Duration.Round(time.Millisecond), ociRevision(ctx, c, r.cfg.App))
+		rec[0].Object, rec[0].Duration.Round(time.Millisecond), rec[1].Object, rec[1].Duration.Round(time.Millisecond), rec[0].Revision)
 	t = time.Now()
 	sa, err := waiter()
 	if err != nil {
@@ -123,16 +122,6 @@ func (r *run) cluster(ctx context.Context) error {
 		"With k8s-wait-for every new pod would wait in Init:0/1 and the pipeline would never hear of it",
 		ro.Job.Reason, cr.FailFast.Round(time.Millisecond), cr.FailedWaiter, kerr)
 	return nil
-}
-
-// ociRevision reads the revision source-controller stored for the app's OCIRepository.
-func ociRevision(ctx context.Context, c *localcluster.Cluster, app string) string {
-	o, err := c.Dynamic.Resource(cluster.OCIRepository).Namespace(localcluster.FluxNamespace).Get(ctx, app, metav1.GetOptions{})
-	if err != nil {
-		return "unknown (" + err.Error() + ")"
-	}
-	rev, _, _ := unstructured.NestedString(o.Object, "status", "artifact", "revision")
-	return rev
 }
 
 // applyFlux applies the Flux objects for fs.
