@@ -15,11 +15,13 @@ import (
 	"path/filepath"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -310,4 +312,16 @@ func (c *Cluster) Stop() {
 	if os.Getenv("TANDEM_KEEP_CLUSTER_LOGS") == "" {
 		os.RemoveAll(c.tmp)
 	}
+}
+
+// ServiceAccountClient returns a client authenticated as ServiceAccount ns/name through
+// the TokenRequest API: it can do exactly what RBAC grants that account.
+func (c *Cluster) ServiceAccountClient(ctx context.Context, ns, name string) (kubernetes.Interface, error) {
+	tok, err := c.Kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("token for ServiceAccount %s/%s: %w", ns, name, err)
+	}
+	cfg := rest.AnonymousClientConfig(c.Config)
+	cfg.BearerToken = tok.Status.Token
+	return kubernetes.NewForConfig(cfg)
 }

@@ -13,14 +13,12 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 
 	"github.com/tandem-ci/tandem/internal/testcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
@@ -154,13 +152,7 @@ func serviceAccountClient(t *testing.T, c *testcluster.Cluster, ns, sa string, r
 // saClient authenticates as an existing ServiceAccount through the TokenRequest API.
 func saClient(t *testing.T, c *testcluster.Cluster, ns, sa string) kubernetes.Interface {
 	t.Helper()
-	tok, err := c.Kube.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := rest.AnonymousClientConfig(c.Config)
-	cfg.BearerToken = tok.Status.Token
-	kube, err := kubernetes.NewForConfig(cfg)
+	kube, err := c.ServiceAccountClient(context.Background(), ns, sa)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,9 @@ import (
 	"strings"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 
 	"github.com/tandem-ci/tandem/internal/gitserver"
 	"github.com/tandem-ci/tandem/internal/localcluster"
@@ -61,7 +58,7 @@ func (r *run) cluster(ctx context.Context) error {
 		return err
 	}
 	targets := cluster.FluxTargets(localcluster.FluxNamespace, r.cfg.App, "")
-	waiter := func() (kubernetes.Interface, error) { return serviceAccount(ctx, c, ns, r.cfg.App) }
+	waiter := func() (kubernetes.Interface, error) { return c.ServiceAccountClient(ctx, ns, r.cfg.App) }
 
 	// Release v1.1.0 (pushed above): tandem reconcile, then the Job gates the Deployment.
 	rec, err := cluster.Reconcile(ctx, c.Dynamic, 2*time.Minute, targets...)
@@ -175,18 +172,6 @@ func (r *run) commitFailingMigration() error {
 
 func basicAuth(user, password string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
-}
-
-// serviceAccount returns a client authenticated as the rendered ServiceAccount (real
-// RBAC: only what rbac.yaml grants).
-func serviceAccount(ctx context.Context, c *localcluster.Cluster, ns, name string) (kubernetes.Interface, error) {
-	tok, err := c.Kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("token for ServiceAccount %s/%s: %w", ns, name, err)
-	}
-	cfg := rest.AnonymousClientConfig(c.Config)
-	cfg.BearerToken = tok.Status.Token
-	return kubernetes.NewForConfig(cfg)
 }
 
 func exit(err error) string {
