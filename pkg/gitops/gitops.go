@@ -267,13 +267,19 @@ func wait(ctx context.Context, attempt int) error {
 }
 
 func message(cfg Config, old string) (string, error) {
-	t, err := template.New("message").Option("missingkey=error").Parse(cfg.Message)
+	return RenderMessage(cfg.Message, cfg.App, cfg.Tag, old)
+}
+
+// RenderMessage renders a commit message template over .App .Tag .Old; a template that
+// does not parse or names another field is an error (callers check it before pushing).
+func RenderMessage(tmpl, app, tag, old string) (string, error) {
+	t, err := template.New("message").Option("missingkey=error").Parse(tmpl)
 	if err != nil {
-		return "", fmt.Errorf("parsing commit message template %q: %w", cfg.Message, err)
+		return "", fmt.Errorf("parsing commit message template %q: %w", tmpl, err)
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, map[string]string{"App": cfg.App, "Tag": cfg.Tag, "Old": old}); err != nil {
-		return "", fmt.Errorf("rendering commit message template %q: %w", cfg.Message, err)
+	if err := t.Execute(&b, map[string]string{"App": app, "Tag": tag, "Old": old}); err != nil {
+		return "", fmt.Errorf("rendering commit message template %q: %w", tmpl, err)
 	}
 	return b.String(), nil
 }

@@ -1,14 +1,12 @@
 package release
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
-	"text/template"
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/cluster"
@@ -226,7 +224,8 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 	}
 	p.AuthorName, p.AuthorEmail = or(cfg.AuthorName, DefaultAuthorName), or(cfg.AuthorEmail, DefaultAuthorEmail)
 	p.Message = or(cfg.Message, gitops.DefaultMessage)
-	if err := checkMessage(p.Message); err != nil && needs(StepCommit) {
+	// Rendered with sample values, so a broken template fails before anything is pushed.
+	if _, err := gitops.RenderMessage(p.Message, "app", "v1.0.0", "v0.1.0"); err != nil && needs(StepCommit) {
 		bad("commit message: %v", err)
 	}
 	if src := or(cfg.SourceURL, cfg.RepoURL); src != "" {
@@ -260,19 +259,6 @@ func (p Plan) FluxTargets() []cluster.Target {
 		k = "-"
 	}
 	return cluster.FluxTargets(p.FluxNamespace, p.FluxSource, k)
-}
-
-// checkMessage renders the template with sample values, so a broken one fails before
-// anything is pushed.
-func checkMessage(msg string) error {
-	t, err := template.New("message").Option("missingkey=error").Parse(msg)
-	if err != nil {
-		return fmt.Errorf("template %q: %w", msg, err)
-	}
-	if err := t.Execute(&bytes.Buffer{}, map[string]string{"App": "app", "Tag": "v1.0.0", "Old": "v0.1.0"}); err != nil {
-		return fmt.Errorf("template %q: %w", msg, err)
-	}
-	return nil
 }
 
 func cleanRel(p string) string {
