@@ -39,6 +39,23 @@ secs() {
 # median of the numbers on stdin
 median() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
+# compare TITLE RUNS BASE TANDEM_FN TANDEM_LABEL SHELL_FN SHELL_LABEL: one table, tandem's
+# median against the baseline's (skipped without the flux CLI); each run gets a new tag
+# v1.<BASE + run>.0, odd for tandem, even for the baseline.
+compare() {
+  local title=$1 runs=$2 base=$3 tfn=$4 tlabel=$5 sfn=$6 slabel=$7 t s i
+  t=$(for i in $(seq 1 "$runs"); do secs "$tfn" "v1.$((base + 2 * i - 1)).0"; done | median)
+  echo "## $title"
+  echo
+  echo "| what | median s | ratio |"
+  echo "|---|---|---|"
+  echo "| $tlabel | $t | |"
+  if [ -n "$FLUX" ]; then
+    s=$(for i in $(seq 1 "$runs"); do secs "$sfn" "v1.$((base + 2 * i)).0"; done | median)
+    echo "| $slabel | $s | $(ratio "$t" "$s")× |"
+  fi
+  echo
+}
 
 echo "# tandem benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(go version | cut -d' ' -f3), runs: $RUNS, medians)"
 echo
@@ -64,17 +81,9 @@ shell_release() {
     --revision "main@sha1:$(git -C "$d" rev-parse HEAD)" --insecure-registry
   rm -rf "$d"
 }
-t1=$(for i in $(seq 1 "$RUNS"); do secs tandem_release "v1.$((100 + 2 * i - 1)).0"; done | median)
-echo "## Release step, images prebuilt"
-echo
-echo "| what | median s | ratio |"
-echo "|---|---|---|"
-echo "| \`tandem release --prebuilt\` (check images, clone, bump, commit, push, image check, artifact) | $t1 | |"
-if [ -n "$FLUX" ]; then
-  s1=$(for i in $(seq 1 "$RUNS"); do secs shell_release "v1.$((100 + 2 * i)).0"; done | median)
-  echo "| shell: git clone + sed + commit + push + \`flux push artifact\` | $s1 | $(ratio "$t1" "$s1")× |"
-fi
-echo
+compare "Release step, images prebuilt" "$RUNS" 100 \
+  tandem_release "\`tandem release --prebuilt\` (check images, clone, bump, commit, push, image check, artifact)" \
+  shell_release "shell: git clone + sed + commit + push + \`flux push artifact\`"
 
 # 2. Whole release of examples/go-postgres with an empty Go build cache: tandem builds
 #    once and derives the migration image; the write-up builds two images independently
@@ -96,17 +105,9 @@ if [ "${BENCH_COLD:-1}" = 1 ]; then
     shell_release "$1"
   }
   cruns=${COLD_RUNS:-3}
-  tc=$(for i in $(seq 1 "$cruns"); do secs cold_tandem "v1.$((300 + 2 * i - 1)).0"; done | median)
-  echo "## Whole release, empty Go build cache (examples/go-postgres, $cruns runs)"
-  echo
-  echo "| what | median s | ratio |"
-  echo "|---|---|---|"
-  echo "| \`tandem release\` (one build, two images, commit, artifact) | $tc | |"
-  if [ -n "$FLUX" ]; then
-    sc=$(for i in $(seq 1 "$cruns"); do secs cold_twice "v1.$((300 + 2 * i)).0"; done | median)
-    echo "| two independent cold image builds + shell step | $sc | $(ratio "$tc" "$sc")× |"
-  fi
-  echo
+  compare "Whole release, empty Go build cache (examples/go-postgres, $cruns runs)" "$cruns" 300 \
+    cold_tandem "\`tandem release\` (one build, two images, commit, artifact)" \
+    cold_twice "two independent cold image builds + shell step"
 fi
 
 # 3. Artifact push of 10, 1 000 and 10 000 files.
