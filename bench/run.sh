@@ -5,6 +5,10 @@
 #
 #   bash bench/run.sh            # runs 5 repetitions each (RUNS=...)
 #   FLUX=/path/to/flux bash bench/run.sh
+#   BENCH_COLD=0 WAIT_PODS=50 WAIT_WINDOW=30s KUBECTL=/path/to/kubectl bash bench/run.sh
+#
+# The waiter rows need the Kubernetes test environment (hack/testenv.sh, built on first use
+# unless TANDEM_TESTENV_DIR names it).
 #
 # The flux CLI (the write-up's shell baseline) is built once by ../shared/flux-cli/build.sh
 # into ~/.cache/tandem/flux-cli (about 9 minutes); without it the flux rows are skipped.
@@ -132,6 +136,30 @@ for n in 10 1000 10000; do
   echo "| $n | $ta | $fa | $r | $again |"
 done
 echo
+
+# 4. Waiters: 50 waiting pods of tandem-wait against 50 k8s-wait-for-style kubectl loops
+#    on one real API server (hack/testenv.sh's binaries; kubectl is built once from the Go
+#    module proxy with the same Kubernetes version, ~1 minute, and cached).
+testenv=${TANDEM_TESTENV_DIR:-$(bash hack/testenv.sh)}
+KUBECTL=${KUBECTL:-}
+if [ -z "$KUBECTL" ] && [ -d "$testenv/src/kubernetes" ]; then
+  kdir=${XDG_CACHE_HOME:-$HOME/.cache}/tandem/kubectl/$(basename "$testenv")
+  KUBECTL=$kdir/kubectl
+  if [ ! -x "$KUBECTL" ]; then
+    echo "note: building kubectl into $kdir (once)" >&2
+    mkdir -p "$kdir/src" && cp "$testenv/src/kubernetes/go.mod" "$testenv/src/kubernetes/go.sum" "$kdir/src/"
+    sed -i 's#^module .*#module tandem.local/bench/kubectl#' "$kdir/src/go.mod"
+    printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kubectl"\n' > "$kdir/src/tools.go"
+    (cd "$kdir/src" && go mod tidy && go build -trimpath -ldflags="-s -w" -o "$KUBECTL.tmp" k8s.io/kubernetes/cmd/kubectl) >&2 &&
+      mv "$KUBECTL.tmp" "$KUBECTL"
+  fi
+fi
+if [ -x "${KUBECTL:-}" ] && [ -d "$testenv/bin" ]; then
+  TANDEM_TESTENV_DIR=$testenv go run ./bench/waiters -tandem-wait "$work/tandem-wait" -kubectl "$KUBECTL" \
+    -pods "${WAIT_PODS:-50}" -window "${WAIT_WINDOW:-30s}"
+else
+  echo "note: no test environment or kubectl; waiter rows skipped (run hack/testenv.sh)" >&2
+fi
 
 # 5. Start-up.
 echo "## Start-up (20 runs)"

@@ -149,9 +149,9 @@ func TestGitOpsLoop(t *testing.T) {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
-	job := filepath.Join(work, "k8s", "migration-job.yaml")
-	b, _ := os.ReadFile(job)
-	os.WriteFile(job, []byte(strings.Replace(string(b), "      restartPolicy: Never\n", "      restartPolicy: Never\n      nodeSelector: {tandem-test: no-kubelet}\n", 1)), 0o644)
+	if err := testcluster.KeepOffNodes(filepath.Join(work, "k8s", "migration-job.yaml")); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{{"-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qam", "migration that fails"}, {"push", "-q", "origin", "main"}} {
 		if out, err := exec.Command("git", append([]string{"-C", work}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)

@@ -2,11 +2,15 @@ package localcluster
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // FailJobPod plays the kubelet for a pod kwok does not manage: it waits for the pod of
@@ -28,4 +32,54 @@ func FailJobPod(ctx context.Context, kube kubernetes.Interface, ns, job string) 
 		time.Sleep(50 * time.Millisecond)
 	}
 	return time.Now()
+}
+
+// FinishJob writes the terminal conditions of Job ns/name as the Job controller does:
+// Complete when ok, else Failed with reason BackoffLimitExceeded.
+func FinishJob(kube kubernetes.Interface, ns, name string, ok bool) error {
+	ctx := context.Background()
+	job, err := kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	now := metav1.Now()
+	job.Status.StartTime = &now
+	cond := func(typ batchv1.JobConditionType, reason, msg string) batchv1.JobCondition {
+		return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastTransitionTime: now, LastProbeTime: now}
+	}
+	if ok {
+		job.Status.CompletionTime, job.Status.Succeeded = &now, 1
+		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobSuccessCriteriaMet, "CompletionsReached", "Reached expected number of succeeded pods"), cond(batchv1.JobComplete, "CompletionsReached", "Reached expected number of succeeded pods")}
+	} else {
+		job.Status.Failed = 1
+		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded", "Job has reached the specified backoff limit"), cond(batchv1.JobFailed, "BackoffLimitExceeded", "Job has reached the specified backoff limit")}
+	}
+	_, err = kube.BatchV1().Jobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{})
+	return err
+}
+
+// KeepOffNodes edits the Job manifest file at path so that no node runs its pod: a
+// nodeSelector no node matches. kwok runs no containers and would report any pod as
+// running; a pod kept off its node can be failed with FailJobPod like a kubelet would.
+func KeepOffNodes(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	job, err := kyaml.Parse(string(b))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if job.GetKind() != "Job" {
+		return fmt.Errorf("%s: kind %q, want a Job", path, job.GetKind())
+	}
+	if err := job.PipeE(kyaml.LookupCreate(kyaml.MappingNode, "spec", "template", "spec", "nodeSelector"),
+		kyaml.SetField("tandem.dev/no-kubelet", kyaml.NewStringRNode("true"))); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	out, err := job.String()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(out), 0o644)
 }

@@ -1,6 +1,7 @@
 // Package localcluster starts a real Kubernetes control plane on this machine, for the
-// demo and (through internal/testcluster) the tests: etcd and
-// kube-apiserver through controller-runtime's envtest with the Flux CRDs, and on request
+// demo and (through internal/testcluster) the tests: etcd and kube-apiserver (run with
+// the flags controller-runtime's envtest uses, see controlplane.go) with the Flux CRDs,
+// and on request
 // kube-controller-manager, kube-scheduler and kwok with one fake node. The binaries come
 // from hack/testenv.sh (built from the Go module proxy).
 package localcluster
@@ -22,7 +23,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // DefaultDir is where hack/testenv.sh puts the binaries and CRDs by default.
@@ -58,7 +58,7 @@ type Cluster struct {
 	Kubeconfig string // admin kubeconfig file
 	// ArtifactServer is source-controller's artifact server (WithFlux), http://127.0.0.1:port.
 	ArtifactServer string
-	env            *envtest.Environment
+	plane          []*exec.Cmd // etcd, kube-apiserver
 	procs          []*exec.Cmd
 	dir            string
 	tmp            string
@@ -108,11 +108,6 @@ func Start(opts ...Option) (*Cluster, error) {
 	if !ok {
 		return nil, fmt.Errorf("test environment binaries not found in %s: run hack/testenv.sh", dir)
 	}
-	c := &Cluster{dir: dir}
-	var err error
-	if c.tmp, err = os.MkdirTemp("", "tandem-cluster-"); err != nil {
-		return nil, err
-	}
 	crds := filepath.Join(dir, "crds")
 	if o.flux {
 		if !HasFlux() {
@@ -120,17 +115,18 @@ func Start(opts ...Option) (*Cluster, error) {
 		}
 		crds = filepath.Join(dir, FluxDir, "crds")
 	}
-	c.env = &envtest.Environment{
-		BinaryAssetsDirectory: filepath.Join(dir, "bin"),
-		CRDDirectoryPaths:     []string{crds},
-		ErrorIfCRDPathMissing: true,
+	c := &Cluster{dir: dir}
+	var err error
+	if c.tmp, err = os.MkdirTemp("", "tandem-cluster-"); err != nil {
+		return nil, err
 	}
-	c.env.ControlPlane.Etcd = &envtest.Etcd{}
-	c.env.ControlPlane.Etcd.Configure().Append("unsafe-no-fsync", "true")
-	if c.Config, err = c.env.Start(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.startControlPlane(ctx); err != nil {
+		c.Stop()
 		return nil, fmt.Errorf("starting control plane: %w", err)
 	}
-	if err := c.init(); err != nil {
+	if err := c.init(ctx, crds); err != nil {
 		c.Stop()
 		return nil, err
 	}
@@ -222,7 +218,7 @@ func (c *Cluster) startFlux() error {
 	return nil
 }
 
-func (c *Cluster) init() error {
+func (c *Cluster) init(ctx context.Context, crds string) error {
 	var err error
 	if c.Kube, err = kubernetes.NewForConfig(c.Config); err != nil {
 		return err
@@ -230,16 +226,11 @@ func (c *Cluster) init() error {
 	if c.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
 		return err
 	}
-	admin, err := c.env.AddUser(envtest.User{Name: "tandem-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("adding admin user: %w", err)
-	}
-	kc, err := admin.KubeConfig()
-	if err != nil {
+	if err := installCRDs(ctx, c.Dynamic, crds); err != nil {
 		return err
 	}
 	c.Kubeconfig = filepath.Join(c.tmp, "admin.kubeconfig")
-	return os.WriteFile(c.Kubeconfig, kc, 0o600)
+	return writeKubeconfig(c.Config, c.Kubeconfig)
 }
 
 func (c *Cluster) startControllers() error {
@@ -295,9 +286,6 @@ func (c *Cluster) startControllers() error {
 // LogDir holds the controllers' logs.
 func (c *Cluster) LogDir() string { return c.tmp }
 
-// Env exposes envtest, e.g. to add users or restart the API server.
-func (c *Cluster) Env() *envtest.Environment { return c.env }
-
 // Stop stops every process and removes temporary files.
 func (c *Cluster) Stop() {
 	for _, p := range c.procs {
@@ -306,9 +294,7 @@ func (c *Cluster) Stop() {
 			p.Wait()
 		}
 	}
-	if c.env != nil {
-		c.env.Stop()
-	}
+	c.stopPlane()
 	if os.Getenv("TANDEM_KEEP_CLUSTER_LOGS") == "" {
 		os.RemoveAll(c.tmp)
 	}

@@ -31,6 +31,9 @@ func WithControllers() Option { return localcluster.WithControllers() }
 // FailJobPod plays the kubelet failing the Job's pod (see localcluster.FailJobPod).
 var FailJobPod = localcluster.FailJobPod
 
+// KeepOffNodes keeps a Job manifest's pod off every node (see localcluster.KeepOffNodes).
+var KeepOffNodes = localcluster.KeepOffNodes
+
 // ForTest starts a cluster for one test and stops it at the end. Without the binaries
 // the test is skipped, unless CI is set: there the binaries must exist.
 func ForTest(t testing.TB, opts ...Option) *Cluster {
@@ -88,26 +91,7 @@ func CreateJob(t testing.TB, kube kubernetes.Interface, ns, name string) *batchv
 	return job
 }
 
-// FinishJob writes the terminal conditions of Job ns/name as the Job controller does:
-// Complete when ok, else Failed with reason BackoffLimitExceeded.
+// FinishJob writes the terminal conditions of Job ns/name as the Job controller does.
 func FinishJob(kube kubernetes.Interface, ns, name string, ok bool) error {
-	ctx := context.Background()
-	job, err := kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	now := metav1.Now()
-	job.Status.StartTime = &now
-	cond := func(typ batchv1.JobConditionType, reason, msg string) batchv1.JobCondition {
-		return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastTransitionTime: now, LastProbeTime: now}
-	}
-	if ok {
-		job.Status.CompletionTime, job.Status.Succeeded = &now, 1
-		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobSuccessCriteriaMet, "CompletionsReached", "Reached expected number of succeeded pods"), cond(batchv1.JobComplete, "CompletionsReached", "Reached expected number of succeeded pods")}
-	} else {
-		job.Status.Failed = 1
-		job.Status.Conditions = []batchv1.JobCondition{cond(batchv1.JobFailureTarget, "BackoffLimitExceeded", "Job has reached the specified backoff limit"), cond(batchv1.JobFailed, "BackoffLimitExceeded", "Job has reached the specified backoff limit")}
-	}
-	_, err = kube.BatchV1().Jobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{})
-	return err
+	return localcluster.FinishJob(kube, ns, name, ok)
 }

@@ -91,16 +91,24 @@ func TestPushPullRoundTrip(t *testing.T) {
 	// Same content, new file times: same digest, nothing pushed.
 	future := time.Now().Add(48 * time.Hour)
 	filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error { return os.Chtimes(p, future, future) })
-	before := reg.Requests.Load()
+	before, writes := reg.Requests.Load(), reg.Writes.Load()
 	again, err := artifact.Push(ctx, url, dir, artifact.WithKeychain(kc), artifact.WithSource("https://git.example.com/shop.git"), artifact.WithRevision(rev), artifact.WithIgnore("sub/"))
 	if err != nil || !again.Unchanged || again.Digest != res.Digest {
 		t.Errorf("second push = %+v, %v; want unchanged with digest %s", again, err, res.Digest)
 	}
+	if n := reg.Writes.Load() - writes; n != 0 {
+		t.Errorf("the unchanged push wrote %d times to the registry, want 0", n)
+	}
+	checked := reg.Requests.Load() - before
 	forced, err := artifact.Push(ctx, url, dir, artifact.WithKeychain(kc), artifact.WithSource("https://git.example.com/shop.git"), artifact.WithRevision(rev), artifact.WithIgnore("sub/"), artifact.WithForce())
 	if err != nil || forced.Digest != res.Digest {
 		t.Errorf("forced push of the same content after touching files: digest %s, want %s (%v)", forced.Digest, res.Digest, err)
 	}
-	t.Logf("requests for the unchanged check and the forced push: %d", reg.Requests.Load()-before)
+	// The check reads the tag's manifest, config and layer (6 requests with auth
+	// challenges when written): a handful, not one per file.
+	if checked > 12 {
+		t.Errorf("the unchanged check made %d registry requests, want at most 12", checked)
+	}
 }
 
 func TestPushErrors(t *testing.T) {

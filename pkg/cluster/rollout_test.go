@@ -3,12 +3,12 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/tandem-ci/tandem/internal/testcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
@@ -33,28 +33,18 @@ func TestReleaseOnCluster(t *testing.T) {
 	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	apply := func(tag string, failMigration bool) {
+	apply := func(tag string) {
 		t.Helper()
 		m, err := manifest.BuildWithTag(dir, tag)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if failMigration {
-			for _, r := range m.Resources() {
-				if r.GetKind() == "Job" {
-					// keep kwok away from the pod, so the test can fail it like a kubelet
-					if err := r.PipeE(yaml.LookupCreate(yaml.MappingNode, "spec", "template", "spec", "nodeSelector"), yaml.SetField("tandem-test", yaml.NewStringRNode("unschedulable"))); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
 		}
 		if _, err := cluster.Apply(ctx, c.Config, m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Release 1: the migration succeeds.
-	apply("v1.1.0", false)
+	apply("v1.1.0")
 	waiter := saClient(t, c, "shop", "shop")
 	gate := make(chan error, 1)
 	go func() {
@@ -74,7 +64,10 @@ func TestReleaseOnCluster(t *testing.T) {
 	t.Logf("release 1: job complete after %s, deployment 2/2 after %s more", ro.JobWait.Round(time.Millisecond), ro.RolloutWait.Round(time.Millisecond))
 
 	// Release 2: the migration pod fails.
-	apply("v1.2.0", true)
+	if err := testcluster.KeepOffNodes(filepath.Join(dir, "migration-job.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	apply("v1.2.0")
 	go testcluster.FailJobPod(ctx, c.Kube, "shop", "shop-migration-v1.2.0")
 	go func() {
 		_, err := cluster.WaitForJob(ctx, waiter, "shop", "shop-migration-v1.2.0", cluster.WithTimeout(time.Minute))

@@ -84,7 +84,6 @@ func TestWaitFailsFast(t *testing.T) {
 	createJob(t, c.Kube, ns, "shop-migration-v2")
 	ch := waitAsync(c.Kube, ns, "shop-migration-v2", cluster.WithTimeout(30*time.Second))
 	time.Sleep(200 * time.Millisecond)
-	failedAt := time.Now()
 	finish(t, c.Kube, ns, "shop-migration-v2", false)
 	r := <-ch
 	if !errors.Is(r.err, cluster.ErrJobFailed) || r.res.Reason != "BackoffLimitExceeded" || !strings.Contains(r.err.Error(), "backoff limit") {
@@ -94,7 +93,7 @@ func TestWaitFailsFast(t *testing.T) {
 	if r.res.LogError == "" {
 		t.Errorf("log tail status not reported: %+v", r.res)
 	}
-	t.Logf("reaction from Failed condition to return: %s", r.at.Sub(failedAt).Round(time.Millisecond))
+	// How fast is measured by BenchmarkWaiterReaction, not here.
 }
 
 func TestWaitJobCreatedLater(t *testing.T) {

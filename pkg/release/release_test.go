@@ -241,7 +241,7 @@ func TestPrebuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := e.reg.Requests.Load()
+	before, written := e.reg.Requests.Load(), len(e.reg.Written())
 	res, err := e.release(t, "v1.5.0").Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +252,15 @@ func TestPrebuilt(t *testing.T) {
 	if !strings.Contains(e.git.Git(t, "show", "main:k8s/deployment-variables.yaml"), "v1.5.0") {
 		t.Error("prebuilt release did not commit")
 	}
-	t.Logf("prebuilt release: %d registry requests", e.reg.Requests.Load()-before)
+	// Prebuilt images are checked, not uploaded again: every write is the artifact's.
+	for _, p := range e.reg.Written()[written:] {
+		if !strings.HasPrefix(p, "/v2/shop/manifests/") {
+			t.Errorf("prebuilt release wrote %s: only the artifact repository shop/manifests may be written", p)
+		}
+	}
+	if n := e.reg.Requests.Load() - before; n > 30 {
+		t.Errorf("prebuilt release made %d registry requests, want at most 30 (two image checks and one artifact push)", n)
+	}
 }
 
 func TestPlannedDoesNothing(t *testing.T) {

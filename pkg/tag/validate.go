@@ -20,7 +20,9 @@ const MaxTagLength = 128
 // from I/O errors.
 var ErrInvalid = errors.New("invalid")
 
-var ociTag = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+// ociTag is the OCI tag grammar without its length bound (MaxTagLength, checked first):
+// a counted repetition would compile into 128 copies of the class at start-up.
+var ociTag = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]*$`)
 
 // ValidationError says which rule a value broke.
 type ValidationError struct {

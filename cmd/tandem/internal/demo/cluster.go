@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -149,16 +148,7 @@ func (r *run) commitFailingMigration() error {
 	if out, err := gitserver.Git(r.tmp, "clone", "-q", "-c", "http.extraHeader=Authorization: Basic "+basicAuth("demo", "demo-token"), r.repo, work); err != nil {
 		return fmt.Errorf("cloning for the failing migration: %w: %s", err, out)
 	}
-	job := filepath.Join(work, "k8s", "migration-job.yaml")
-	b, err := os.ReadFile(job)
-	if err != nil {
-		return err
-	}
-	out := strings.Replace(string(b), "      restartPolicy: Never\n", "      restartPolicy: Never\n      nodeSelector: {tandem-demo: no-kubelet} # demo only: no node runs it\n", 1)
-	if out == string(b) {
-		return errors.New("migration-job.yaml has no restartPolicy: Never line to anchor the demo's nodeSelector")
-	}
-	if err := os.WriteFile(job, []byte(out), 0o644); err != nil {
+	if err := localcluster.KeepOffNodes(filepath.Join(work, "k8s", "migration-job.yaml")); err != nil {
 		return err
 	}
 	for _, args := range [][]string{{"-c", "user.name=demo", "-c", "user.email=demo@localhost", "commit", "-qam", "demo: a migration that fails"},
