@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/variables"
 )
 
@@ -80,6 +81,7 @@ type Result struct {
 	Plan       *Plan                `json:"plan,omitempty"`
 	Superseded bool                 `json:"superseded,omitempty"`
 	Images     *image.Result        `json:"images,omitempty"`
+	Preflight  *preflight.Result    `json:"preflight,omitempty"`
 	Commit     *gitops.Result       `json:"commit,omitempty"`
 	Artifact   *artifact.Result     `json:"artifact,omitempty"`
 	Reconciled []cluster.Reconciled `json:"reconciled,omitempty"`
@@ -90,12 +92,15 @@ type Result struct {
 
 // Release wires the steps of one resolved Plan. A nil step is skipped.
 type Release struct {
-	Plan           Plan
-	Images         ImagePublisher
-	Committer      Committer
-	Artifacts      ArtifactPusher
-	Reconciler     Reconciler
-	Watcher        Watcher
+	Plan       Plan
+	Images     ImagePublisher
+	Committer  Committer
+	Artifacts  ArtifactPusher
+	Reconciler Reconciler
+	Watcher    Watcher
+	// Preflight, when set, runs after the images and before the commit: a failure leaves
+	// git and the artifact untouched.
+	Preflight      Preflighter
 	PushSuperseded bool            // push the artifact even when a newer tag is on the branch
 	Progress       func(step Step) // called after each step of Run
 	// Timeout bounds each step (each talks to one server); 0: only the context's deadline.
@@ -124,7 +129,7 @@ func (r *Release) steps() []struct {
 	return []struct {
 		name string
 		step any
-	}{{StepImages, r.Images}, {StepCommit, r.Committer}, {StepArtifact, r.Artifacts}, {StepReconcile, r.Reconciler}, {StepWatch, r.Watcher}}
+	}{{StepImages, r.Images}, {StepPreflight, r.Preflight}, {StepCommit, r.Committer}, {StepArtifact, r.Artifacts}, {StepReconcile, r.Reconciler}, {StepWatch, r.Watcher}}
 }
 
 // Planned returns what Run would do, one planned step each, without doing anything.
@@ -170,8 +175,8 @@ func (r *Release) host(step string) string {
 func (x *run) step(name string, fn func(ctx context.Context) (Status, string, error)) error {
 	t := time.Now()
 	ctx := x.ctx
-	// reconcile and watch carry their own deadlines and say what they waited for.
-	if x.r.Timeout > 0 && name != StepReconcile && name != StepWatch {
+	// preflight, reconcile and watch carry their own deadlines and say what they waited for.
+	if x.r.Timeout > 0 && name != StepPreflight && name != StepReconcile && name != StepWatch {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, x.r.Timeout)
 		defer cancel()
@@ -211,6 +216,28 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 			res.Images = &img
 			return StatusDone, fmt.Sprintf("%s@%s, %s@%s (migration layers uploaded: %d)",
 				img.Service.Ref, img.Service.Digest, img.Migration.Ref, img.Migration.Digest, img.Migration.LayersUploaded), nil
+		}); err != nil {
+			return res, err
+		}
+	}
+	if r.Preflight != nil {
+		if err := x.step(StepPreflight, func(ctx context.Context) (Status, string, error) {
+			pr, err := r.Preflight.Preflight(ctx, tag)
+			res.Preflight = &pr
+			if err != nil {
+				pushed := "no image was pushed"
+				if res.Images != nil {
+					pushed = "the images " + res.Images.Service.Ref + " and " + res.Images.Migration.Ref + " are pushed"
+				}
+				return "", "", fmt.Errorf("pre-flight of %s: %w (nothing committed, no artifact pushed; %s)", tag, err, pushed)
+			}
+			passed := 0
+			for _, ph := range pr.Phases {
+				if ph.Status == preflight.StatusPassed {
+					passed++
+				}
+			}
+			return StatusDone, fmt.Sprintf("%d of %d phases passed, %d skipped", passed, len(pr.Phases), len(pr.Phases)-passed), nil
 		}); err != nil {
 			return res, err
 		}

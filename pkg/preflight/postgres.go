@@ -1,0 +1,156 @@
+package preflight
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// ErrNoPostgres is returned when no PostgreSQL server binaries are installed and no
+// database URL was given.
+var ErrNoPostgres = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found")
+
+// PostgresBinDir finds the system's PostgreSQL server binaries: pg_config --bindir, else
+// the newest /usr/lib/postgresql/*/bin (Debian's layout).
+func PostgresBinDir() (string, error) {
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		dir := strings.TrimSpace(string(out))
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
+			return dir, nil
+		}
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(matches) == 0 {
+		return "", fmt.Errorf("%w: install PostgreSQL (Debian: apt-get install postgresql) or pass --database-url of a scratch database", ErrNoPostgres)
+	}
+	sort.Slice(matches, func(i, j int) bool { return version(matches[i]) < version(matches[j]) })
+	return filepath.Dir(matches[len(matches)-1]), nil
+}
+
+// version is the major version in /usr/lib/postgresql/N/bin/initdb.
+func version(initdb string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(initdb))))
+	return n
+}
+
+// Postgres is a throwaway PostgreSQL server on 127.0.0.1, its data in a temporary
+// folder removed by Stop.
+type Postgres struct {
+	URL string // postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable
+	bin string
+	dir string
+	// cred runs the server as the postgres user when tandem runs as root: initdb
+	// refuses root.
+	cred *syscall.Credential
+}
+
+// StartPostgres initialises and starts a server with durability off (fsync, full page
+// writes): its data lives for one pre-flight.
+func StartPostgres(ctx context.Context) (*Postgres, error) {
+	bin, err := PostgresBinDir()
+	if err != nil {
+		return nil, err
+	}
+	p := &Postgres{bin: bin}
+	if p.dir, err = os.MkdirTemp("", "tandem-preflight-pg-"); err != nil {
+		return nil, err
+	}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			os.RemoveAll(p.dir)
+			return nil, fmt.Errorf("%w: running as root needs the postgres user (created by the postgresql package): %v", ErrNoPostgres, err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(p.dir, uid, gid); err != nil {
+			os.RemoveAll(p.dir)
+			return nil, err
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.RemoveAll(p.dir)
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	data := filepath.Join(p.dir, "data")
+	if err := p.run(ctx, "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
+		os.RemoveAll(p.dir)
+		return nil, err
+	}
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, p.dir)
+	if err := p.run(ctx, "pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(p.dir, "server.log"), "-w", "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(p.dir, "server.log"))
+		p.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, tail(log, 20))
+	}
+	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	return p, nil
+}
+
+// Stop stops the server at once and removes its data.
+func (p *Postgres) Stop() {
+	if _, err := os.Stat(filepath.Join(p.dir, "data", "postmaster.pid")); err == nil {
+		p.run(context.Background(), "pg_ctl", "-D", filepath.Join(p.dir, "data"), "-m", "immediate", "-w", "stop")
+	}
+	os.RemoveAll(p.dir)
+}
+
+func (p *Postgres) run(ctx context.Context, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(p.bin, name), args...)
+	cmd.Dir = p.dir
+	if p.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// DumpSchema returns the schema of the database at url as pg_dump --schema-only prints
+// it, without comments, blank lines and the per-run \restrict keys of newer pg_dump:
+// two dumps of the same schema are equal.
+func DumpSchema(ctx context.Context, url string) (string, error) {
+	pgDump := "pg_dump"
+	if dir, err := PostgresBinDir(); err == nil {
+		pgDump = filepath.Join(dir, "pg_dump")
+	}
+	cmd := exec.CommandContext(ctx, pgDump, "--schema-only", "--no-owner", "--no-privileges", url)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("pg_dump --schema-only: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var keep []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l == "" || strings.HasPrefix(l, "--") || strings.HasPrefix(l, `\restrict`) || strings.HasPrefix(l, `\unrestrict`) {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "\n"), nil
+}
+
+// tail returns the last n lines of b.
+func tail(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

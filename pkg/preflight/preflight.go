@@ -1,0 +1,432 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Sentinels for the findings callers branch on.
+var (
+	// ErrMigrationFailed: the new migration (or the previous one, replayed) exited non-zero.
+	ErrMigrationFailed = errors.New("migration failed")
+	// ErrNotIdempotent: running the new migration a second time failed or changed the schema.
+	ErrNotIdempotent = errors.New("migration is not idempotent")
+	// ErrIncompatible: the previous release's service fails its check on the migrated schema.
+	ErrIncompatible = errors.New("previous release is incompatible with the migrated schema")
+)
+
+// Phase names, in the order they run.
+const (
+	PhaseDatabase = "database"
+	PhasePrevious = "previous"
+	PhaseMigrate  = "migrate"
+	PhaseRerun    = "rerun"
+	PhaseCompat   = "compat"
+)
+
+// Status of a phase.
+type Status string
+
+// Phase outcomes.
+const (
+	StatusPassed  Status = "passed"
+	StatusSkipped Status = "skipped"
+	StatusFailed  Status = "failed"
+)
+
+// Phase is one line of the pre-flight's report.
+type Phase struct {
+	Name     string        `json:"name"`
+	Status   Status        `json:"status"`
+	Detail   string        `json:"detail,omitempty"`
+	Duration time.Duration `json:"duration"`
+	// Log is the program's output when the phase failed.
+	Log string `json:"log,omitempty"`
+}
+
+// Result is the whole report.
+type Result struct {
+	Tag         string        `json:"tag"`
+	PreviousTag string        `json:"previousTag,omitempty"`
+	Phases      []Phase       `json:"phases"`
+	Duration    time.Duration `json:"duration"`
+}
+
+// Container is what a Kubernetes container runs: the image and the command and args
+// that override its entrypoint and cmd, plus literal environment values.
+type Container struct {
+	Image   string   `json:"image"`
+	Command []string `json:"command,omitempty"`
+	Args    []string `json:"args,omitempty"`
+	Env     []string `json:"env,omitempty"` // KEY=VALUE
+	// Unresolved names environment sources the manifests do not hold (Secrets,
+	// ConfigMaps made elsewhere): the program runs without them.
+	Unresolved []string `json:"unresolved,omitempty"`
+}
+
+// Config is one pre-flight: the new release's migration, and the previous release's
+// migration and service when there is one.
+type Config struct {
+	Tag         string
+	PreviousTag string // empty: no previous release, phases previous and compat are skipped
+
+	Migration         Container // the new release's migration
+	PreviousMigration Container // image empty: skipped
+	PreviousService   Container // image empty: compat skipped
+
+	// DatabaseEnv is the variable the programs read the database URL from
+	// (default DATABASE_URL).
+	DatabaseEnv string
+	// DatabaseURL is an existing scratch database to use (it is changed); empty starts
+	// a throwaway PostgreSQL from the system's binaries.
+	DatabaseURL string
+	// CompatCheck is run against the previous service once it listens on $PORT: an HTTP
+	// path ("/notes") or URL that must answer 2xx/3xx, or a shell command that must exit 0
+	// (it gets SERVICE_URL, PORT and the database variable). Empty: the compat phase
+	// only checks that the previous service starts and listens.
+	CompatCheck string
+
+	Keychain    authn.Keychain
+	NameOptions []name.Option // e.g. name.Insecure for a plain-HTTP registry
+	// Timeout bounds each program run (default 2m); the service gets StartTimeout to listen.
+	Timeout      time.Duration
+	StartTimeout time.Duration
+	// Progress is called after each phase.
+	Progress func(Phase)
+}
+
+// Run runs the pre-flight. Its error wraps one of the sentinels for a finding, or says
+// what could not be run (ErrNoPostgres, ErrNeedsContainer, ErrNoImage, registry errors).
+func Run(ctx context.Context, cfg Config) (res Result, err error) {
+	start := time.Now()
+	res = Result{Tag: cfg.Tag, PreviousTag: cfg.PreviousTag}
+	defer func() { res.Duration = time.Since(start) }()
+	if cfg.Migration.Image == "" {
+		return res, errors.New("preflight: no migration image")
+	}
+	if cfg.DatabaseEnv == "" {
+		cfg.DatabaseEnv = "DATABASE_URL"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Minute
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 30 * time.Second
+	}
+	if cfg.Keychain == nil {
+		cfg.Keychain = authn.DefaultKeychain
+	}
+	work, err := os.MkdirTemp("", "tandem-preflight-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(work)
+	x := &runner{cfg: cfg, res: &res, work: work}
+
+	// database
+	url := cfg.DatabaseURL
+	if err := x.phase(PhaseDatabase, func() (string, string, error) {
+		if url != "" {
+			return "given scratch database", "", nil
+		}
+		pg, err := StartPostgres(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		x.stop = append(x.stop, pg.Stop)
+		url = pg.URL
+		return "throwaway PostgreSQL on " + strings.TrimPrefix(strings.Split(pg.URL, "/")[2], "postgres@"), "", nil
+	}); err != nil {
+		return res, err
+	}
+	defer x.cleanup()
+	dbEnv := cfg.DatabaseEnv + "=" + url
+
+	// previous: bring the database to what is live.
+	if err := x.phase(PhasePrevious, func() (string, string, error) {
+		if cfg.PreviousMigration.Image == "" {
+			return "skip:no previous release", "", nil
+		}
+		p, err := x.fetch(ctx, cfg.PreviousMigration.Image)
+		if errors.Is(err, ErrNoImage) {
+			cfg.PreviousService.Image = "" // nothing was live
+			return "skip:no image " + cfg.PreviousMigration.Image + " (first release?)", "", nil
+		}
+		if err != nil {
+			return "", "", err
+		}
+		log, err := x.exec(ctx, p, cfg.PreviousMigration, dbEnv)
+		if err != nil {
+			return "", log, fmt.Errorf("%w: the previous release's migration %s: %w", ErrMigrationFailed, cfg.PreviousMigration.Image, err)
+		}
+		return cfg.PreviousMigration.Image + " applied", "", nil
+	}); err != nil {
+		return res, err
+	}
+
+	// migrate
+	mig, err := x.fetch(ctx, cfg.Migration.Image)
+	if err != nil {
+		x.fail(PhaseMigrate, err, "")
+		return res, err
+	}
+	if err := x.phase(PhaseMigrate, func() (string, string, error) {
+		log, err := x.exec(ctx, mig, cfg.Migration, dbEnv)
+		if err != nil {
+			return "", log, fmt.Errorf("%w: %s: %w", ErrMigrationFailed, cfg.Migration.Image, err)
+		}
+		return cfg.Migration.Image + " applied" + unresolved(cfg.Migration), "", nil
+	}); err != nil {
+		return res, err
+	}
+
+	// rerun: the Job is re-created when its TTL deletes it; the second run must be a no-op.
+	if err := x.phase(PhaseRerun, func() (string, string, error) {
+		before, err := DumpSchema(ctx, url)
+		if err != nil {
+			return "", "", err
+		}
+		log, err := x.exec(ctx, mig, cfg.Migration, dbEnv)
+		if err != nil {
+			return "", log, fmt.Errorf("%w: the second run of %s failed: %w", ErrNotIdempotent, cfg.Migration.Image, err)
+		}
+		after, err := DumpSchema(ctx, url)
+		if err != nil {
+			return "", "", err
+		}
+		if d := diff(before, after); d != "" {
+			return "", log, fmt.Errorf("%w: the second run of %s changed the schema:\n%s", ErrNotIdempotent, cfg.Migration.Image, d)
+		}
+		return "second run left the schema unchanged", "", nil
+	}); err != nil {
+		return res, err
+	}
+
+	// compat: the previous release's pods serve on the new schema during the rollout.
+	err = x.phase(PhaseCompat, func() (string, string, error) {
+		if cfg.PreviousService.Image == "" {
+			return "skip:no previous release", "", nil
+		}
+		return x.compat(ctx, cfg.PreviousService, dbEnv)
+	})
+	return res, err
+}
+
+type runner struct {
+	cfg     Config
+	res     *Result
+	work    string
+	stop    []func()
+	fetched int
+}
+
+func (x *runner) cleanup() {
+	for i := len(x.stop) - 1; i >= 0; i-- {
+		x.stop[i]()
+	}
+}
+
+// phase runs fn and records it; a detail starting "skip:" marks it skipped.
+func (x *runner) phase(name string, fn func() (detail, log string, err error)) error {
+	t := time.Now()
+	detail, log, err := fn()
+	p := Phase{Name: name, Status: StatusPassed, Detail: detail, Duration: time.Since(t)}
+	if d, ok := strings.CutPrefix(detail, "skip:"); ok {
+		p.Status, p.Detail = StatusSkipped, d
+	}
+	if err != nil {
+		p.Status, p.Detail, p.Log = StatusFailed, err.Error(), log
+	}
+	x.record(p)
+	return err
+}
+
+func (x *runner) fail(name string, err error, log string) {
+	x.record(Phase{Name: name, Status: StatusFailed, Detail: err.Error(), Log: log})
+}
+
+func (x *runner) record(p Phase) {
+	x.res.Phases = append(x.res.Phases, p)
+	if x.cfg.Progress != nil {
+		x.cfg.Progress(p)
+	}
+}
+
+func (x *runner) fetch(ctx context.Context, ref string) (*Program, error) {
+	x.fetched++
+	dir := filepath.Join(x.work, "image-"+strconv.Itoa(x.fetched))
+	return Fetch(ctx, ref, x.cfg.Keychain, dir, x.cfg.NameOptions...)
+}
+
+// exec runs c's command from p to its end under the run timeout and returns its output.
+func (x *runner) exec(ctx context.Context, p *Program, c Container, dbEnv string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, x.cfg.Timeout)
+	defer cancel()
+	cmd, err := p.Command(ctx, p.Argv(c.Command, c.Args), append(append([]string(nil), c.Env...), dbEnv))
+	if err != nil {
+		return "", err
+	}
+	var out output
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("still running after %s: %w", x.cfg.Timeout, err)
+	}
+	return out.String(), err
+}
+
+// compat starts the previous service on a free port and runs the check against it.
+func (x *runner) compat(ctx context.Context, c Container, dbEnv string) (string, string, error) {
+	p, err := x.fetch(ctx, c.Image)
+	if err != nil {
+		return "", "", err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", err
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	svcCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	env := append(append([]string(nil), c.Env...), dbEnv, "PORT="+port)
+	cmd, err := p.Command(svcCtx, p.Argv(c.Command, c.Args), env)
+	if err != nil {
+		return "", "", err
+	}
+	var out output
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return "", "", fmt.Errorf("starting the previous service %s: %w", c.Image, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cancel()
+		<-exited
+	}()
+	addr := "127.0.0.1:" + port
+	deadline := time.Now().Add(x.cfg.StartTimeout)
+	for {
+		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			conn.Close()
+			break
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			return "", out.String(), fmt.Errorf("%w: the previous service %s exited on the migrated schema: %v", ErrIncompatible, c.Image, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return "", out.String(), fmt.Errorf("the previous service %s did not listen on %s within %s (tandem sets PORT=%s; does the service read it?)", c.Image, addr, x.cfg.StartTimeout, port)
+		}
+	}
+	base := "http://" + addr
+	check := x.cfg.CompatCheck
+	switch {
+	case check == "":
+		return c.Image + " started and listens on the migrated schema (no --compat-check given)", "", nil
+	case strings.HasPrefix(check, "/") || strings.HasPrefix(check, "http://") || strings.HasPrefix(check, "https://"):
+		u := check
+		if strings.HasPrefix(u, "/") {
+			u = base + u
+		}
+		status, body, err := httpCheck(ctx, u, 5*time.Second)
+		if err != nil {
+			return "", out.String(), fmt.Errorf("%w: %s of the previous service %s: %w", ErrIncompatible, check, c.Image, err)
+		}
+		if status >= 400 {
+			return "", out.String(), fmt.Errorf("%w: GET %s of the previous service %s answered %d: %s", ErrIncompatible, check, c.Image, status, body)
+		}
+		return fmt.Sprintf("previous service %s: GET %s answered %d on the migrated schema", c.Image, check, status), "", nil
+	default:
+		cctx, ccancel := context.WithTimeout(ctx, x.cfg.Timeout)
+		defer ccancel()
+		sh := exec.CommandContext(cctx, "sh", "-c", check)
+		sh.Env = append(os.Environ(), "SERVICE_URL="+base, "PORT="+port, dbEnv)
+		b, err := sh.CombinedOutput()
+		if err != nil {
+			return "", string(b) + "\n--- service log ---\n" + out.String(), fmt.Errorf("%w: check %q against the previous service %s: %w", ErrIncompatible, check, c.Image, err)
+		}
+		return fmt.Sprintf("previous service %s: check %q passed on the migrated schema", c.Image, check), "", nil
+	}
+}
+
+// unresolved notes what a container ran without.
+func unresolved(c Container) string {
+	if len(c.Unresolved) == 0 {
+		return ""
+	}
+	return " (without " + strings.Join(c.Unresolved, ", ") + ": not in the manifests)"
+}
+
+// httpCheck GETs u until it answers, retrying within grace while the service is not
+// there yet (connection refused, 502, 503, 504); it returns the answer.
+func httpCheck(ctx context.Context, u string, grace time.Duration) (int, string, error) {
+	deadline := time.Now().Add(grace)
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return 0, "", err
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+			resp.Body.Close()
+			starting := resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout
+			if !starting || time.Now().After(deadline) {
+				return resp.StatusCode, strings.TrimSpace(string(b)), nil
+			}
+		} else if time.Now().After(deadline) {
+			return 0, "", err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, "", ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// diff lists the lines only in a ("- ") and only in b ("+ "), in order.
+func diff(a, b string) string {
+	count := map[string]int{}
+	for _, l := range strings.Split(b, "\n") {
+		count[l]++
+	}
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if count[l] > 0 {
+			count[l]--
+			continue
+		}
+		out = append(out, "- "+l)
+	}
+	seen := map[string]int{}
+	for _, l := range strings.Split(a, "\n") {
+		seen[l]++
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if seen[l] > 0 {
+			seen[l]--
+			continue
+		}
+		out = append(out, "+ "+l)
+	}
+	return strings.Join(out, "\n")
+}

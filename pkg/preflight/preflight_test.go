@@ -1,0 +1,172 @@
+package preflight_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/tandem-ci/tandem/internal/testregistry"
+	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/preflight"
+)
+
+// requirePostgres skips without PostgreSQL's server binaries, unless CI is set.
+func requirePostgres(t *testing.T) {
+	t.Helper()
+	if _, err := preflight.PostgresBinDir(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set: .ci/run must install postgresql: %v", err)
+		}
+		t.Skip(err)
+	}
+}
+
+// notes is examples/go-postgres, copied and changed by edit, built and pushed as
+// REG/notes:TAG and REG/notes-migration:TAG.
+type notes struct {
+	reg  *testregistry.Registry
+}
+
+// migrate is the example's Job command.
+var migrate = []string{"/app/notes", "migrate", "up"}
+
+func (n *notes) release(t *testing.T, tag string, edit func(dir string)) (service, migration string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "go-postgres")
+	if err := os.CopyFS(dir, os.DirFS("../../examples/go-postgres")); err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(dir)
+	}
+	b, err := image.BuildGo(context.Background(), dir, "./cmd/notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := image.Publish(context.Background(), b, n.reg.Host+"/notes", n.reg.Host+"/notes-migration", tag); err != nil {
+		t.Fatal(err)
+	}
+	return n.reg.Host + "/notes:" + tag, n.reg.Host + "/notes-migration:" + tag
+}
+
+// addMigration writes migration 00004 with the given Up statement.
+func addMigration(up string) func(string) {
+	return func(dir string) {
+		sql := "-- +goose Up\n" + up + "\n\n-- +goose Down\nSELECT 1;\n"
+		if err := os.WriteFile(filepath.Join(dir, "internal", "migrations", "00004_next.sql"), []byte(sql), 0o644); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// extraStep makes `notes migrate up` run stmt after goose: a hand-written step outside
+// the migration tool, as non-idempotent migrations usually are.
+func extraStep(stmt string) func(string) {
+	return func(dir string) {
+		main := filepath.Join(dir, "cmd", "notes", "main.go")
+		b, err := os.ReadFile(main)
+		if err != nil {
+			panic(err)
+		}
+		const anchor = "\t\tv, err := migrations.Up(ctx, db, fsys)\n\t\tif err != nil {\n\t\t\treturn err\n\t\t}\n"
+		src := strings.Replace(string(b), anchor, anchor+"\t\tif _, err := db.ExecContext(ctx, `"+stmt+"`); err != nil {\n\t\t\treturn err\n\t\t}\n", 1)
+		if src == string(b) {
+			panic("main.go changed: the migrate case no longer matches the test's anchor")
+		}
+		if err := os.WriteFile(main, []byte(src), 0o644); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// TestPreflightOnPostgres runs the pre-flight of four next releases of examples/go-postgres
+// against its current release, each on a throwaway PostgreSQL: (a) a compatible migration
+// passes every phase; (b) a broken one fails the migrate phase; (c) non-idempotent ones
+// are caught by the second run; (d) one dropping a column the current release reads is
+// caught by the compatibility check.
+func TestPreflightOnPostgres(t *testing.T) {
+	requirePostgres(t)
+	n := &notes{reg: testregistry.New(t, "", "")}
+	prevService, prevMigration := n.release(t, "v1.0.0", nil)
+	cases := []struct {
+		name      string
+		edit      func(string)
+		want      error
+		failed    string // the phase that fails
+		inMessage string
+	}{
+		{"compatible: add a column with a default", addMigration("ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;"), nil, "", ""},
+		{"broken: a table that does not exist", addMigration("ALTER TABLE note ADD COLUMN pinned boolean;"), preflight.ErrMigrationFailed, preflight.PhaseMigrate, `relation "note" does not exist`},
+		{"not idempotent: a second run fails", extraStep("ALTER TABLE notes ADD COLUMN pinned boolean"), preflight.ErrNotIdempotent, preflight.PhaseRerun, `column "pinned" of relation "notes" already exists`},
+		{"not idempotent: a second run changes the schema", extraStep("DO $$ BEGIN EXECUTE format('CREATE TABLE notes_backup_%s AS TABLE notes', floor(extract(epoch from clock_timestamp()) * 1000000)::bigint); END $$"), preflight.ErrNotIdempotent, preflight.PhaseRerun, "changed the schema"},
+		{"incompatible: drop a column the current release reads", addMigration("ALTER TABLE notes DROP COLUMN created_at;"), preflight.ErrIncompatible, preflight.PhaseCompat, `column "created_at" does not exist`},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tag := "v1." + string(rune('1'+i)) + ".0"
+			_, mig := n.release(t, tag, c.edit)
+			var progress []string
+			res, err := preflight.Run(context.Background(), preflight.Config{
+				Tag: tag, PreviousTag: "v1.0.0",
+				Migration:         preflight.Container{Image: mig, Command: migrate},
+				PreviousMigration: preflight.Container{Image: prevMigration, Command: migrate},
+				PreviousService:   preflight.Container{Image: prevService},
+				CompatCheck:       "/notes",
+				Keychain:          authn.DefaultKeychain,
+				Progress:          func(p preflight.Phase) { progress = append(progress, p.Name+" "+string(p.Status)) },
+			})
+			if c.want == nil {
+				if err != nil {
+					t.Fatalf("preflight: %v\n%+v", err, res)
+				}
+				want := "database passed,previous passed,migrate passed,rerun passed,compat passed"
+				if got := strings.Join(progress, ","); got != want {
+					t.Errorf("phases = %s, want %s", got, want)
+				}
+				if !strings.Contains(res.Phases[4].Detail, "GET /notes answered 200") {
+					t.Errorf("compat detail = %q", res.Phases[4].Detail)
+				}
+				return
+			}
+			if !errors.Is(err, c.want) {
+				t.Fatalf("preflight = %v, want %v\n%+v", err, c.want, res)
+			}
+			last := res.Phases[len(res.Phases)-1]
+			if last.Name != c.failed || last.Status != preflight.StatusFailed {
+				t.Errorf("last phase = %s %s, want %s failed", last.Name, last.Status, c.failed)
+			}
+			if !strings.Contains(err.Error()+last.Log, c.inMessage) {
+				t.Errorf("error and log do not say %q:\n%v\n%s", c.inMessage, err, last.Log)
+			}
+		})
+	}
+	// A first release: the variables file names a tag never built. Nothing was live, so
+	// there is nothing to replay and no old service to check.
+	t.Run("first release", func(t *testing.T) {
+		res, err := preflight.Run(context.Background(), preflight.Config{
+			Tag: "v1.1.0", PreviousTag: "v0.1.0",
+			Migration:         preflight.Container{Image: n.reg.Host + "/notes-migration:v1.1.0", Command: migrate},
+			PreviousMigration: preflight.Container{Image: n.reg.Host + "/notes-migration:v0.1.0", Command: migrate},
+			PreviousService:   preflight.Container{Image: n.reg.Host + "/notes:v0.1.0"},
+			CompatCheck:       "/notes",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range res.Phases {
+			got = append(got, p.Name+" "+string(p.Status))
+		}
+		if want := "database passed,previous skipped,migrate passed,rerun passed,compat skipped"; strings.Join(got, ",") != want {
+			t.Errorf("phases = %s, want %s", strings.Join(got, ","), want)
+		}
+		if !strings.Contains(res.Phases[1].Detail, "first release") {
+			t.Errorf("previous detail = %q", res.Phases[1].Detail)
+		}
+	})
+}

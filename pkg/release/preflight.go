@@ -1,0 +1,87 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/preflight"
+	"github.com/tandem-ci/tandem/pkg/variables"
+)
+
+// StepPreflight proves the migration on a throwaway database before the commit.
+const StepPreflight = "preflight"
+
+// Preflighter runs the pre-flight for tag.
+type Preflighter interface {
+	Preflight(ctx context.Context, tag string) (preflight.Result, error)
+}
+
+// Preflight is the standard pre-flight step: the previous release is the IMAGE_TAG of
+// the checkout's variables file (the branch before the bump), its migration and service
+// come from the checkout's manifests built with that tag, and the new migration from the
+// manifests built with the release's tag.
+type Preflight struct {
+	Plan Plan
+	// Checkout is the working copy holding Plan.ManifestsPath and Plan.VariablesFile.
+	Checkout string
+	// Options carries what the manifests cannot say: DatabaseURL, DatabaseEnv,
+	// CompatCheck, Keychain, NameOptions, Timeout, Progress.
+	Options preflight.Config
+}
+
+// Describe says what Preflight would do.
+func (s *Preflight) Describe(tag string) string {
+	db := "a throwaway PostgreSQL"
+	if s.Options.DatabaseURL != "" {
+		db = "the given scratch database"
+	}
+	return fmt.Sprintf("on %s: the branch's current release's migration, then %s twice, then the current release's service against it", db, s.Plan.MigrationRepository+":"+tag)
+}
+
+// Config builds the pre-flight's configuration for tag from the checkout.
+func (s *Preflight) Config(tag string) (preflight.Config, error) {
+	p := s.Plan
+	dir := filepath.Join(s.Checkout, filepath.FromSlash(or(p.ManifestsPath, DefaultManifestsPath)))
+	cfg := s.Options
+	cfg.Tag = tag
+	built, err := manifest.BuildWithTag(dir, tag)
+	if err != nil {
+		return cfg, fmt.Errorf("building %s with %s: %w", dir, tag, err)
+	}
+	if cfg.Migration, err = preflight.FromManifests(built, "Job", p.MigrationRepository); err != nil {
+		return cfg, fmt.Errorf("%s: %w", dir, err)
+	}
+	file := filepath.Join(s.Checkout, filepath.FromSlash(or(p.VariablesFile, variables.DefaultFile)))
+	prev, err := variables.ReadFile(file)
+	if err != nil {
+		return cfg, fmt.Errorf("reading the current release from %s: %w", file, err)
+	}
+	if prev == "" || prev == tag {
+		return cfg, nil
+	}
+	cfg.PreviousTag = prev
+	old, err := manifest.BuildWithTag(dir, prev)
+	if err != nil {
+		return cfg, fmt.Errorf("building %s with the current release %s: %w", dir, prev, err)
+	}
+	if cfg.PreviousMigration, err = preflight.FromManifests(old, "Job", p.MigrationRepository); err != nil {
+		return cfg, fmt.Errorf("%s with %s: %w", dir, prev, err)
+	}
+	cfg.PreviousService, err = preflight.FromManifests(old, "Deployment", p.ServiceRepository)
+	if errors.Is(err, preflight.ErrNoWorkload) {
+		return cfg, nil // no service to check: compat is skipped
+	}
+	return cfg, err
+}
+
+// Preflight runs it.
+func (s *Preflight) Preflight(ctx context.Context, tag string) (preflight.Result, error) {
+	cfg, err := s.Config(tag)
+	if err != nil {
+		return preflight.Result{Tag: tag}, err
+	}
+	return preflight.Run(ctx, cfg)
+}
