@@ -29,7 +29,7 @@ func requirePostgres(t *testing.T) {
 // notes is examples/go-postgres, copied and changed by edit, built and pushed as
 // REG/notes:TAG and REG/notes-migration:TAG.
 type notes struct {
-	reg  *testregistry.Registry
+	reg *testregistry.Registry
 }
 
 // migrate is the example's Job command.
