@@ -41,6 +41,9 @@ type releaseFlags struct {
 	ignore, extraTags                  []string
 	// release
 	dryRun, pushSuperseded bool
+	pre                    preflightFlags
+	// progressOut receives progress lines in text output (nil for JSON).
+	progressOut io.Writer
 	// cluster steps
 	cluster                       clusterFlags
 	reconcile, watch              bool
@@ -161,6 +164,13 @@ func (f *releaseFlags) artifactOptions(p release.Plan) []artifact.Option {
 	return opts
 }
 
+// setProgress sends progress lines to the command's output unless it prints JSON.
+func (f *releaseFlags) setProgress(cmd *cobra.Command) {
+	if format, err := outputFormat(cmd); err == nil && format == "text" {
+		f.progressOut = cmd.OutOrStdout()
+	}
+}
+
 // runRelease runs r (or prints its plan) with one progress line a step, or the result as JSON.
 func runRelease(cmd *cobra.Command, f *releaseFlags, r *release.Release) error {
 	format, err := outputFormat(cmd)
@@ -202,6 +212,7 @@ func newReleaseCmd() *cobra.Command {
 		Short: "Build (or find) both images, commit IMAGE_TAG [skip ci], push the manifests artifact",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.setProgress(cmd)
 			cfg, err := f.config(true)
 			if err != nil {
 				return err
@@ -223,6 +234,11 @@ func newReleaseCmd() *cobra.Command {
 			}
 			r := release.New(p, imgs, f.artifactOptions(p)...)
 			r.PushSuperseded = f.pushSuperseded
+			if f.pre.enabled {
+				if r.Preflight, err = f.pre.step(p, f.checkout, f.insecure, f.progressOut); err != nil {
+					return err
+				}
+			}
 			if err := f.clusterSteps(r); err != nil {
 				return err
 			}
@@ -262,6 +278,8 @@ func (f *releaseFlags) bindRelease(cmd *cobra.Command) {
 	f.bindArtifact(fs, "manifests folder inside the repository")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate everything and print the plan; change nothing")
 	fs.BoolVar(&f.pushSuperseded, "push-superseded", false, "push the artifact even when a newer tag is already on the branch")
+	fs.BoolVar(&f.pre.enabled, "preflight", false, "after the images, prove the migration on a throwaway database before anything is committed (see tandem preflight)")
+	f.pre.bind(fs)
 	fs.BoolVar(&f.reconcile, "reconcile", false, "then ask Flux to reconcile (see tandem reconcile)")
 	fs.BoolVar(&f.watch, "watch", false, "then follow the migration Job and the rollout in --namespace (see tandem watch)")
 	fs.StringVar(&f.fluxNamespace, "flux-namespace", release.DefaultFluxNamespace, "namespace of the Flux OCIRepository and Kustomization")
@@ -278,6 +296,7 @@ func newStepCmd(use, short string, bind func(*releaseFlags, *pflag.FlagSet), wir
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.setProgress(cmd)
 			r := &release.Release{}
 			if err := wire(f, r); err != nil {
 				return err

@@ -168,7 +168,7 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 	}
 	if p.App == "" {
 		// Pushing an artifact to a named repository needs no app; everything else does.
-		if needs(StepImages) || needs(StepCommit) || cfg.ArtifactRepository == "" {
+		if needs(StepImages) || needs(StepPreflight) || needs(StepCommit) || cfg.ArtifactRepository == "" {
 			bad("app: required (--app, or $CI_PROJECT_NAME)")
 		}
 	} else if p.Tag != "" {
@@ -179,7 +179,7 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 
 	p.ServiceRepository, p.MigrationRepository, p.ArtifactRepository = image.Repositories(cfg.Registry, p.App, cfg.ServiceRepository, cfg.MigrationRepository, cfg.ArtifactRepository)
 	var repos []struct{ field, value string }
-	if needs(StepImages) {
+	if needs(StepImages) || needs(StepPreflight) {
 		repos = append(repos, struct{ field, value string }{"service repository", p.ServiceRepository}, struct{ field, value string }{"migration repository", p.MigrationRepository})
 	}
 	if needs(StepArtifact) {

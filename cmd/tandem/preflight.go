@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/preflight"
+	"github.com/tandem-ci/tandem/pkg/release"
+)
+
+// preflightFlags are the pre-flight's inputs the manifests cannot give.
+type preflightFlags struct {
+	enabled                  bool
+	databaseURL, databaseEnv string
+	compatCheck              string
+	timeout                  time.Duration
+}
+
+func (f *preflightFlags) bind(fs *pflag.FlagSet) {
+	// No environment default here: a flag's default is printed by --help.
+	fs.StringVar(&f.databaseURL, "database-url", "", "scratch PostgreSQL database to use instead of a throwaway one; it is changed ($TANDEM_PREFLIGHT_DATABASE_URL; never printed)")
+	fs.StringVar(&f.databaseEnv, "database-env", "DATABASE_URL", "variable the migration and the service read the database URL from")
+	fs.StringVar(&f.compatCheck, "compat-check", "", "check of the current release's service on the migrated schema: an HTTP path (/notes) or URL that must answer below 400, or a shell command ($SERVICE_URL, $PORT)")
+	fs.DurationVar(&f.timeout, "preflight-timeout", 2*time.Minute, "deadline of each program the pre-flight runs")
+}
+
+// step wires the pre-flight of plan p over the manifests of checkout; text progress
+// goes to w (nil: none).
+func (f *preflightFlags) step(p release.Plan, checkout string, insecure bool, w io.Writer) (*release.Preflight, error) {
+	dir := filepath.Join(checkout, filepath.FromSlash(p.ManifestsPath))
+	if !isDir(dir) {
+		return nil, fmt.Errorf("pre-flight reads the migration and service from the manifests in %s: folder not found (set --checkout or --path)", dir)
+	}
+	url := f.databaseURL
+	if url == "" {
+		url = env("TANDEM_PREFLIGHT_DATABASE_URL")
+	}
+	opts := preflight.Config{DatabaseURL: url, DatabaseEnv: f.databaseEnv, CompatCheck: f.compatCheck,
+		Keychain: image.Keychain(p.RegistryCredentials(), nil), Timeout: f.timeout}
+	if insecure {
+		opts.NameOptions = []name.Option{name.Insecure}
+	}
+	if w != nil {
+		opts.Progress = func(ph preflight.Phase) { printPhase(w, ph) }
+	}
+	return &release.Preflight{Plan: p, Checkout: checkout, Options: opts}, nil
+}
+
+// printPhase prints one phase line, and the program's log when it failed.
+func printPhase(w io.Writer, ph preflight.Phase) {
+	detail, _, _ := strings.Cut(ph.Detail, "\n")
+	fmt.Fprintf(w, "    %-9s %-8s %7s  %s\n", ph.Name, ph.Status, ph.Duration.Round(time.Millisecond), detail)
+	if ph.Status != preflight.StatusFailed {
+		return
+	}
+	if _, rest, ok := strings.Cut(ph.Detail, "\n"); ok {
+		for _, l := range strings.Split(rest, "\n") {
+			fmt.Fprintf(w, "      %s\n", l)
+		}
+	}
+	if log := strings.TrimSpace(ph.Log); log != "" {
+		fmt.Fprintln(w, "      --- its output ---")
+		for _, l := range strings.Split(log, "\n") {
+			fmt.Fprintf(w, "      %s\n", l)
+		}
+	}
+}
+
+func newPreflightCmd() *cobra.Command {
+	return newStepCmd("preflight", "Prove the migration on a throwaway PostgreSQL: replay the current release's migration, run the new one twice, start the current service on the result",
+		func(f *releaseFlags, fs *pflag.FlagSet) {
+			f.bindRegistry(fs)
+			fs.StringVar(&f.image, "image", "", "service image repository (default <registry>/<app>)")
+			fs.StringVar(&f.migrationImage, "migration-image", "", "migration image repository (default <image>-migration)")
+			fs.StringVar(&f.checkout, "checkout", ".", "checkout holding the manifests; its IMAGE_TAG is the current release")
+			fs.StringVar(&f.path, "path", release.DefaultManifestsPath, "manifests folder inside the checkout")
+			fs.StringVar(&f.file, "file", "", "file holding IMAGE_TAG inside the checkout (default <path>/deployment-variables.yaml)")
+			f.pre.bind(fs)
+		},
+		func(f *releaseFlags, r *release.Release) (err error) {
+			if r.Plan, err = stepPlan(f, false, release.StepPreflight); err != nil {
+				return err
+			}
+			r.Preflight, err = f.pre.step(r.Plan, f.checkout, f.insecure, f.progressOut)
+			return err
+		})
+}

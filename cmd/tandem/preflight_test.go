@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/crane"
+
+	"github.com/tandem-ci/tandem/internal/testgit"
+	"github.com/tandem-ci/tandem/internal/testregistry"
+	"github.com/tandem-ci/tandem/pkg/preflight"
+)
+
+// exampleK8s returns examples/go-postgres/k8s with its images moved to registry.
+func exampleK8s(t *testing.T, registry string) map[string][]byte {
+	t.Helper()
+	dir := "../../examples/go-postgres/k8s"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = []byte(strings.ReplaceAll(string(b), "registry.gitlab.com/tandem-ci/tandem", registry))
+	}
+	return files
+}
+
+// exampleWith copies examples/go-postgres and adds migration 00004 with the Up statement.
+func exampleWith(t *testing.T, up string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "go-postgres")
+	if err := os.CopyFS(dir, os.DirFS("../../examples/go-postgres")); err != nil {
+		t.Fatal(err)
+	}
+	sql := "-- +goose Up\n" + up + "\n\n-- +goose Down\nSELECT 1;\n"
+	if err := os.WriteFile(filepath.Join(dir, "internal", "migrations", "00004_next.sql"), []byte(sql), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestReleasePreflight: `tandem release --preflight` of examples/go-postgres. A broken
+// migration stops the release after the images: the branch and the artifact stay as
+// they were, and the output shows the phases and the migration's own error. A good one
+// passes every phase and is committed. `tandem preflight` runs the same alone.
+func TestReleasePreflight(t *testing.T) {
+	if _, err := preflight.PostgresBinDir(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set: .ci/run must install postgresql: %v", err)
+		}
+		t.Skip(err)
+	}
+	reg := testregistry.New(t, "", "")
+	registry := reg.Host + "/tandem"
+	files := exampleK8s(t, registry)
+	git := testgit.New(t, "ci", "git-token", testgit.Under("k8s", files))
+	checkout := t.TempDir()
+	for n, b := range files {
+		os.MkdirAll(filepath.Join(checkout, "k8s"), 0o755)
+		os.WriteFile(filepath.Join(checkout, "k8s", n), b, 0o644)
+	}
+	t.Setenv("TANDEM_GIT_TOKEN", "git-token")
+	t.Setenv("CI_REGISTRY_IMAGE", "")
+	t.Setenv("CI_PROJECT_URL", "")
+	// The current release: the variables file says v0.1.0.
+	example, _ := filepath.Abs("../../examples/go-postgres")
+	if out, err := run(t, "images", "--source", example, "--package", "./cmd/notes", "--registry", registry, "--app", "notes", "--tag", "v0.1.0"); err != nil {
+		t.Fatalf("images v0.1.0: %v\n%s", err, out)
+	}
+	release := func(source, tag string, extra ...string) (string, error) {
+		return run(t, append([]string{"release", "--preflight", "--compat-check", "/notes", "--app", "notes", "--registry", registry,
+			"--source", source, "--package", "./cmd/notes", "--repo-url", git.RepoURL, "--branch", "main", "--git-username", "ci",
+			"--checkout", checkout, "--tag", tag}, extra...)...)
+	}
+
+	head := git.Git(t, "rev-parse", "main")
+	out, err := release(exampleWith(t, "ALTER TABLE notes DROP COLUMN created_at;"), "v1.1.0")
+	if err == nil || !strings.Contains(err.Error(), "nothing committed") || !strings.Contains(err.Error(), "images "+registry+"/notes:v1.1.0") {
+		t.Fatalf("release of an incompatible migration = %v\n%s", err, out)
+	}
+	for _, want := range []string{"previous  passed", "migrate   passed", "rerun     passed", "compat    failed", `column "created_at" does not exist`} {
+		if !strings.Contains(out+err.Error(), want) {
+			t.Errorf("output does not show %q:\n%s", want, out)
+		}
+	}
+	if got := git.Git(t, "rev-parse", "main"); got != head {
+		t.Errorf("branch moved from %s to %s after a failed pre-flight", head, got)
+	}
+	if _, err := crane.Digest(registry + "/notes/manifests:v1.1.0"); err == nil {
+		t.Error("an artifact was pushed after a failed pre-flight")
+	}
+
+	out, err = release(exampleWith(t, "ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;"), "v1.2.0", "-o", "json")
+	if err != nil {
+		t.Fatalf("release of a compatible migration: %v\n%s", err, out)
+	}
+	var res struct {
+		Preflight preflight.Result
+		Commit    struct{ Commit string }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(res.Preflight.Phases) != 5 || res.Preflight.PreviousTag != "v0.1.0" || res.Commit.Commit != git.Git(t, "rev-parse", "main") {
+		t.Errorf("release = %+v", res)
+	}
+	for _, p := range res.Preflight.Phases {
+		if p.Status != preflight.StatusPassed {
+			t.Errorf("phase %s: %s %s", p.Name, p.Status, p.Detail)
+		}
+	}
+
+	// The command alone, against the images just released (the checkout still says v0.1.0).
+	out, err = run(t, "preflight", "--app", "notes", "--registry", registry, "--checkout", checkout, "--tag", "v1.2.0", "--compat-check", "/notes")
+	if err != nil || !strings.Contains(out, "preflight done") || !strings.Contains(out, "GET /notes answered 200") {
+		t.Errorf("tandem preflight: %v\n%s", err, out)
+	}
+}
