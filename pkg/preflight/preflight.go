@@ -156,6 +156,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	dbEnv := cfg.DatabaseEnv + "=" + url
 
 	// previous: bring the database to what is live.
+	noPrevious := "no previous release"
 	if err := x.phase(PhasePrevious, func() (string, string, error) {
 		if cfg.PreviousMigration.Image == "" {
 			return "skip:no previous release", "", nil
@@ -163,7 +164,8 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		p, err := x.fetch(ctx, cfg.PreviousMigration.Image)
 		if errors.Is(err, ErrNoImage) {
 			cfg.PreviousService.Image = "" // nothing was live
-			return "skip:no image " + cfg.PreviousMigration.Image + " (first release?)", "", nil
+			noPrevious = "no image " + cfg.PreviousMigration.Image + " (first release?)"
+			return "skip:" + noPrevious, "", nil
 		}
 		if err != nil {
 			return "", "", err
@@ -218,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	// compat: the previous release's pods serve on the new schema during the rollout.
 	err = x.phase(PhaseCompat, func() (string, string, error) {
 		if cfg.PreviousService.Image == "" {
-			return "skip:no previous release", "", nil
+			return "skip:" + noPrevious, "", nil
 		}
 		return x.compat(ctx, cfg.PreviousService, dbEnv)
 	})

@@ -229,7 +229,11 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 				if res.Images != nil {
 					pushed = "the images " + res.Images.Service.Ref + " and " + res.Images.Migration.Ref + " are pushed"
 				}
-				return "", "", fmt.Errorf("pre-flight of %s: %w (nothing committed, no artifact pushed; %s)", tag, err, pushed)
+				failed := "failed"
+				if n := len(pr.Phases); n > 0 && pr.Phases[n-1].Status == preflight.StatusFailed {
+					failed = "failed in phase " + pr.Phases[n-1].Name + "; nothing committed"
+				}
+				return "", failed, fmt.Errorf("pre-flight of %s: %w (nothing committed, no artifact pushed; %s)", tag, err, pushed)
 			}
 			passed := 0
 			for _, ph := range pr.Phases {

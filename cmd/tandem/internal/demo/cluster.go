@@ -89,7 +89,7 @@ func (r *run) cluster(ctx context.Context) error {
 	if err := r.commitFailingMigration(); err != nil {
 		return err
 	}
-	if err := r.release(ctx, "v1.2.0"); err != nil {
+	if _, err := r.release(ctx, "v1.2.0", r.src); err != nil {
 		return err
 	}
 	t = time.Now()

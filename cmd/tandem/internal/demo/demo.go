@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fluxcd/pkg/oci"
@@ -21,8 +23,10 @@ import (
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/release"
 	tagpkg "github.com/tandem-ci/tandem/pkg/tag"
+	"github.com/tandem-ci/tandem/pkg/variables"
 )
 
 // Config says what to ship.
@@ -32,11 +36,14 @@ type Config struct {
 	App     string    // app name
 	Cluster bool      // also run the cluster part
 	Out     io.Writer // progress lines; nil for none
+	// CompatCheck is the pre-flight's check of the previous release's service (see
+	// preflight.Config.CompatCheck).
+	CompatCheck string
 }
 
 // DefaultConfig ships examples/go-postgres.
 func DefaultConfig() Config {
-	return Config{Example: "examples/go-postgres", Package: "./cmd/notes", App: "notes"}
+	return Config{Example: "examples/go-postgres", Package: "./cmd/notes", App: "notes", CompatCheck: "/notes"}
 }
 
 // Step is one progress line.
@@ -60,6 +67,9 @@ type Result struct {
 	Registry string         `json:"registry"`
 	Repo     string         `json:"repo"`
 	Release  release.Result `json:"release"`
+	// Stopped is the release with a breaking migration that the pre-flight stopped
+	// before its commit (absent without PostgreSQL).
+	Stopped  *release.Result `json:"stopped,omitempty"`
 	Rendered Rendered       `json:"rendered"`
 	Cluster  *ClusterResult `json:"cluster,omitempty"`
 	Steps    []Step         `json:"steps"`
@@ -76,6 +86,8 @@ type run struct {
 	repo  string       // the git server's repository URL
 	src   string       // the example's copy the images are built from
 	plan  release.Plan // of the last release
+	// preflight is set when PostgreSQL's server binaries are installed.
+	preflight bool
 	// applied counts the objects of the last apply.
 	applied int
 }
@@ -106,11 +118,21 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer git.Close()
-	if err := r.release(ctx, "v1.1.0"); err != nil {
+	if _, err := preflight.PostgresBinDir(); err == nil {
+		r.preflight = true
+	} else {
+		r.note("no pre-flight: %v", err)
+	}
+	if res.Release, err = r.release(ctx, "v1.1.0", r.src); err != nil {
 		return res, err
 	}
 	if err := r.verify(ctx, "v1.1.0"); err != nil {
 		return res, err
+	}
+	if r.preflight {
+		if err := r.breaking(ctx, "v1.1.1"); err != nil {
+			return res, err
+		}
 	}
 	if cfg.Cluster {
 		if err := r.cluster(ctx); err != nil {
@@ -181,23 +203,73 @@ func (r *run) startGit() (*gitserver.Server, error) {
 	return git, nil
 }
 
-// release runs the CI side for tag, one progress line per release step.
-func (r *run) release(ctx context.Context, tag string) error {
+// release runs the CI side for tag with the images built from src, one progress line
+// per release step (and per pre-flight phase). The checkout (r.src) follows the branch.
+func (r *run) release(ctx context.Context, tag, src string) (release.Result, error) {
 	p, err := release.Resolve(release.Config{App: r.cfg.App, Registry: r.reg, Tag: tagpkg.Config{Explicit: tag},
 		RepoURL: r.repo, Branch: "main", GitUsername: "demo", GitToken: "demo-token"})
 	if err != nil {
-		return err
+		return release.Result{}, err
 	}
 	r.plan = p
-	imgs := &release.GoImages{Dir: r.src, Package: r.cfg.Package, ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository,
+	imgs := &release.GoImages{Dir: src, Package: r.cfg.Package, ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository,
 		BuildOptions: []image.BuildOption{image.WithBinaryName(r.cfg.App)}, PublishOptions: []image.PublishOption{image.WithKeychain(r.kc)}}
 	rel := release.New(p, imgs, artifact.WithKeychain(r.kc))
+	if r.preflight {
+		rel.Preflight = &release.Preflight{Plan: p, Checkout: r.src, Options: preflight.Config{Keychain: r.kc, CompatCheck: r.cfg.CompatCheck,
+			Progress: func(ph preflight.Phase) {
+				if r.cfg.Out != nil {
+					detail, _, _ := strings.Cut(ph.Detail, "\n")
+					fmt.Fprintf(r.cfg.Out, "     %-9s %-8s %8s  %s\n", ph.Name, ph.Status, ph.Duration.Round(time.Millisecond), detail)
+				}
+			}}}
+	}
 	rel.Progress = func(s release.Step) { r.step(s.Name, s.Duration, "%s: %s", tag, s.Detail) }
 	res, err := rel.Run(ctx)
-	r.res.Release = res
 	if err != nil {
-		return fmt.Errorf("release %s: %w", tag, err)
+		return res, fmt.Errorf("release %s: %w", tag, err)
 	}
+	if res.Commit != nil && !res.Superseded {
+		if _, err := variables.SetFile(filepath.Join(r.src, filepath.FromSlash(p.VariablesFile)), tag); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// breaking releases tag with a migration that drops a column the live release reads:
+// the pre-flight must stop it before the commit.
+func (r *run) breaking(ctx context.Context, tag string) error {
+	src := filepath.Join(r.tmp, "src-"+tag)
+	if err := os.CopyFS(src, os.DirFS(r.src)); err != nil {
+		return err
+	}
+	sql := "-- +goose Up\nALTER TABLE notes DROP COLUMN created_at; -- the live release still reads it\n\n-- +goose Down\nSELECT 1;\n"
+	if err := os.WriteFile(filepath.Join(src, "internal", "migrations", "00004_drop_created_at.sql"), []byte(sql), 0o644); err != nil {
+		return err
+	}
+	live := r.plan
+	res, err := r.release(ctx, tag, src)
+	r.res.Stopped = &res
+	t := time.Now() // the check below; the release's own steps were timed above
+	if !errors.Is(err, preflight.ErrIncompatible) {
+		return fmt.Errorf("release %s drops a column release %s reads: the pre-flight should have stopped it, got: %v", tag, live.Tag, err)
+	}
+	// Nothing reached git or the artifact repository.
+	out, gerr := gitserver.Git(r.tmp, "-c", "http.extraHeader=Authorization: Basic "+basicAuth("demo", "demo-token"), "ls-remote", r.repo, "refs/heads/main")
+	if gerr != nil {
+		return fmt.Errorf("git ls-remote: %w: %s", gerr, out)
+	}
+	head := strings.Fields(out + " -")[0]
+	if r.res.Release.Commit == nil || head != r.res.Release.Commit.Commit {
+		return fmt.Errorf("branch main is at %s after release %s's failed pre-flight, want %s's commit", head, tag, live.Tag)
+	}
+	client := oci.NewClient([]crane.Option{crane.WithAuthFromKeychain(r.kc)})
+	if _, err := client.Pull(ctx, r.plan.ArtifactRepository+":"+tag, filepath.Join(r.tmp, "should-not-exist")); err == nil {
+		return fmt.Errorf("release %s pushed its artifact despite its failed pre-flight", tag)
+	}
+	r.step("stopped", time.Since(t), "%s (migration 00004 drops notes.created_at, which %s's service reads) stopped before the commit: branch main still at %s (%s), no artifact %s",
+		tag, live.Tag, live.Tag, head[:min(8, len(head))], tag)
 	return nil
 }
 

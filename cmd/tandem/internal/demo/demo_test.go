@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandem-ci/tandem/cmd/tandem/internal/demo"
 	"github.com/tandem-ci/tandem/internal/testcluster"
+	"github.com/tandem-ci/tandem/pkg/preflight"
+	"github.com/tandem-ci/tandem/pkg/release"
 )
 
 func config(out *bytes.Buffer) demo.Config {
@@ -30,8 +33,22 @@ func TestDemo(t *testing.T) {
 	for _, s := range res.Steps {
 		names = append(names, s.Name)
 	}
-	if got := strings.Join(names, " "); got != "registry git images commit artifact render" {
-		t.Errorf("steps = %s", got)
+	want := "registry git images preflight commit artifact render images preflight stopped"
+	if _, err := preflight.PostgresBinDir(); err != nil && os.Getenv("CI") == "" {
+		want = "registry git images commit artifact render" // no PostgreSQL: no pre-flight
+	}
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("steps = %s, want %s", got, want)
+	}
+	if s := res.Stopped; strings.HasSuffix(want, "stopped") {
+		// The breaking release: images pushed, pre-flight failed in compat, nothing after.
+		if s == nil || s.Preflight == nil || len(s.Steps) != 2 || s.Steps[1].Status != release.StatusFailed || s.Commit != nil {
+			t.Fatalf("stopped release = %+v", s)
+		}
+		last := s.Preflight.Phases[len(s.Preflight.Phases)-1]
+		if last.Name != preflight.PhaseCompat || !strings.Contains(last.Detail, `column "created_at" does not exist`) {
+			t.Errorf("last phase = %+v", last)
+		}
 	}
 	rd := res.Rendered
 	if rd.JobName != "notes-migration-v1.1.0" || rd.WaitsFor != rd.JobName || !strings.HasSuffix(rd.ServiceImage, "/notes:v1.1.0") || !strings.HasSuffix(rd.MigrationImage, "/notes-migration:v1.1.0") {
@@ -41,7 +58,7 @@ func TestDemo(t *testing.T) {
 	if img == nil || img.Migration.LayersUploaded != 0 || img.Service.LayersUploaded != 1 {
 		t.Errorf("images = %+v", img)
 	}
-	if strings.Count(out.String(), "\n") != len(res.Steps) {
+	if strings.Count(out.String(), "\n[") + 1 != len(res.Steps) {
 		t.Errorf("want one progress line per step:\n%s", out.String())
 	}
 }
