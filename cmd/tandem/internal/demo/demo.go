@@ -70,10 +70,10 @@ type Result struct {
 	// Stopped is the release with a breaking migration that the pre-flight stopped
 	// before its commit (absent without PostgreSQL).
 	Stopped  *release.Result `json:"stopped,omitempty"`
-	Rendered Rendered       `json:"rendered"`
-	Cluster  *ClusterResult `json:"cluster,omitempty"`
-	Steps    []Step         `json:"steps"`
-	Total    time.Duration  `json:"total"`
+	Rendered Rendered        `json:"rendered"`
+	Cluster  *ClusterResult  `json:"cluster,omitempty"`
+	Steps    []Step          `json:"steps"`
+	Total    time.Duration   `json:"total"`
 }
 
 type run struct {

@@ -58,7 +58,7 @@ func TestDemo(t *testing.T) {
 	if img == nil || img.Migration.LayersUploaded != 0 || img.Service.LayersUploaded != 1 {
 		t.Errorf("images = %+v", img)
 	}
-	if strings.Count(out.String(), "\n[") + 1 != len(res.Steps) {
+	if strings.Count(out.String(), "\n[")+1 != len(res.Steps) {
 		t.Errorf("want one progress line per step:\n%s", out.String())
 	}
 }
