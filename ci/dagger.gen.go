@@ -473,6 +473,90 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*Tandem).Lint(&parent, ctx, source, path, format)
+		case "Preflight":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var source *dagger.Directory
+			if inputArgs["source"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
+				}
+			}
+			var app string
+			if inputArgs["app"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["app"]), &app)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg app", err))
+				}
+			}
+			var registry string
+			if inputArgs["registry"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["registry"]), &registry)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registry", err))
+				}
+			}
+			var tag string
+			if inputArgs["tag"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["tag"]), &tag)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tag", err))
+				}
+			}
+			var registryUsername string
+			if inputArgs["registryUsername"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["registryUsername"]), &registryUsername)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryUsername", err))
+				}
+			}
+			var registryPassword *dagger.Secret
+			if inputArgs["registryPassword"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["registryPassword"]), &registryPassword)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryPassword", err))
+				}
+			}
+			var path string
+			if inputArgs["path"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["path"]), &path)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg path", err))
+				}
+			}
+			var file string
+			if inputArgs["file"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["file"]), &file)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg file", err))
+				}
+			}
+			var compatCheck string
+			if inputArgs["compatCheck"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["compatCheck"]), &compatCheck)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg compatCheck", err))
+				}
+			}
+			var databaseEnv string
+			if inputArgs["databaseEnv"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["databaseEnv"]), &databaseEnv)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg databaseEnv", err))
+				}
+			}
+			var postgresImage string
+			if inputArgs["postgresImage"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["postgresImage"]), &postgresImage)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg postgresImage", err))
+				}
+			}
+			return (*Tandem).Preflight(&parent, ctx, source, app, registry, tag, registryUsername, registryPassword, path, file, compatCheck, databaseEnv, postgresImage)
 		case "Publish":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)
@@ -843,7 +927,21 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dryRun", err))
 				}
 			}
-			return (*Tandem).Release(&parent, ctx, source, app, registry, repoUrl, branch, gitToken, gitUsername, tag, pipelineId, commitSha, tagFormat, registryUsername, registryPassword, serviceRepository, migrationRepository, artifactRepository, path, file, authorName, authorEmail, prebuilt, kubeconfig, fluxNamespace, fluxName, dryRun)
+			var preflight bool
+			if inputArgs["preflight"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["preflight"]), &preflight)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg preflight", err))
+				}
+			}
+			var compatCheck string
+			if inputArgs["compatCheck"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["compatCheck"]), &compatCheck)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg compatCheck", err))
+				}
+			}
+			return (*Tandem).Release(&parent, ctx, source, app, registry, repoUrl, branch, gitToken, gitUsername, tag, pipelineId, commitSha, tagFormat, registryUsername, registryPassword, serviceRepository, migrationRepository, artifactRepository, path, file, authorName, authorEmail, prebuilt, kubeconfig, fluxNamespace, fluxName, dryRun, preflight, compatCheck)
 		case "Render":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)

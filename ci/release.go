@@ -123,6 +123,13 @@ func (m *Tandem) Release(
 	// Validate and return the plan only
 	// +optional
 	dryRun bool,
+	// After the images, prove the migration on a throwaway PostgreSQL service before
+	// anything is committed (see preflight)
+	// +optional
+	preflight bool,
+	// The pre-flight's check of the current release's service: an HTTP path or a shell command
+	// +optional
+	compatCheck string,
 ) (*ReleaseResult, error) {
 	a := doors.ReleaseArgs{App: app, Registry: registry, RepoUrl: repoUrl, Branch: branch, Tag: tag, PipelineId: pipelineId, CommitSha: commitSha,
 		TagFormat: tagFormat, RegistryUsername: registryUsername, ServiceRepository: serviceRepository, MigrationRepository: migrationRepository,
@@ -146,6 +153,11 @@ func (m *Tandem) Release(
 		imgs = &release.PrebuiltImages{ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, Options: []image.PublishOption{image.WithKeychain(kc)}}
 	}
 	r := release.New(p, imgs, artifact.WithKeychain(kc))
+	if preflight {
+		if r.Preflight, err = m.preflightStep(ctx, source, p, compatCheck, "", "", registryPassword); err != nil {
+			return nil, err
+		}
+	}
 	if kubeconfig != nil {
 		dyn, _, err := fluxClient(ctx, kubeconfig, p.FluxNamespace)
 		if err != nil {
@@ -178,9 +190,14 @@ func releaseResult(res release.Result, planned bool) *ReleaseResult {
 	for _, s := range res.Steps {
 		out.Steps = append(out.Steps, strings.TrimSpace(fmt.Sprintf("%s %s %s", s.Name, s.Status, s.Detail)))
 	}
-	b, _ := json.MarshalIndent(res, "", "  ")
-	out.Json = string(b)
+	out.Json = jsonString(res)
 	return out
+}
+
+// jsonString is v as indented JSON.
+func jsonString(v any) string {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
 }
 
 // daggerImages publishes with Dagger containers (Dockerfile builds) instead of the

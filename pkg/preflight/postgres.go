@@ -136,14 +136,20 @@ func DumpSchema(ctx context.Context, url string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("pg_dump --schema-only: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
+	return NormalizeSchema(string(out)), nil
+}
+
+// NormalizeSchema drops what differs between two pg_dump --schema-only runs of the same
+// schema: comments, blank lines, and the random \restrict keys of newer pg_dump.
+func NormalizeSchema(dump string) string {
 	var keep []string
-	for _, l := range strings.Split(string(out), "\n") {
+	for _, l := range strings.Split(dump, "\n") {
 		if l == "" || strings.HasPrefix(l, "--") || strings.HasPrefix(l, `\restrict`) || strings.HasPrefix(l, `\unrestrict`) {
 			continue
 		}
 		keep = append(keep, l)
 	}
-	return strings.Join(keep, "\n"), nil
+	return strings.Join(keep, "\n")
 }
 
 // tail returns the last n lines of b.

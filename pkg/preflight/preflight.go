@@ -4,13 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -99,6 +93,9 @@ type Config struct {
 	// only checks that the previous service starts and listens.
 	CompatCheck string
 
+	// Runner runs the programs; nil runs them on this machine (NewLocal with Keychain
+	// and NameOptions). The Dagger module runs them in containers.
+	Runner      Runner
 	Keychain    authn.Keychain
 	NameOptions []name.Option // e.g. name.Insecure for a plain-HTTP registry
 	// Timeout bounds each program run (default 2m); the service gets StartTimeout to listen.
@@ -126,15 +123,16 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 30 * time.Second
 	}
-	if cfg.Keychain == nil {
-		cfg.Keychain = authn.DefaultKeychain
+	runner := cfg.Runner
+	if runner == nil {
+		l, err := NewLocal(cfg.Keychain, cfg.StartTimeout, cfg.NameOptions...)
+		if err != nil {
+			return res, err
+		}
+		defer l.Close()
+		runner = l
 	}
-	work, err := os.MkdirTemp("", "tandem-preflight-")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(work)
-	x := &runner{cfg: cfg, res: &res, work: work}
+	x := &phases{cfg: cfg, res: &res}
 
 	// database
 	url := cfg.DatabaseURL
@@ -142,35 +140,43 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if url != "" {
 			return "given scratch database", "", nil
 		}
-		pg, err := StartPostgres(ctx)
+		u, where, stop, err := runner.Database(ctx)
 		if err != nil {
 			return "", "", err
 		}
-		x.stop = append(x.stop, pg.Stop)
-		url = pg.URL
-		return "throwaway PostgreSQL on " + strings.TrimPrefix(strings.Split(pg.URL, "/")[2], "postgres@"), "", nil
+		x.stop = append(x.stop, stop)
+		url = u
+		return "throwaway PostgreSQL " + where, "", nil
 	}); err != nil {
 		return res, err
 	}
 	defer x.cleanup()
 	dbEnv := cfg.DatabaseEnv + "=" + url
+	run := func(c Container, env ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+		log, err := runner.Run(ctx, c, append(append(append([]string(nil), c.Env...), dbEnv), env...))
+		if err != nil && ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("still running after %s: %w", cfg.Timeout, err)
+		}
+		return log, err
+	}
 
 	// previous: bring the database to what is live.
 	noPrevious := "no previous release"
 	if err := x.phase(PhasePrevious, func() (string, string, error) {
 		if cfg.PreviousMigration.Image == "" {
-			return "skip:no previous release", "", nil
+			return "skip:" + noPrevious, "", nil
 		}
-		p, err := x.fetch(ctx, cfg.PreviousMigration.Image)
+		log, err := run(cfg.PreviousMigration)
 		if errors.Is(err, ErrNoImage) {
 			cfg.PreviousService.Image = "" // nothing was live
 			noPrevious = "no image " + cfg.PreviousMigration.Image + " (first release?)"
 			return "skip:" + noPrevious, "", nil
 		}
-		if err != nil {
+		if errors.Is(err, ErrNeedsContainer) {
 			return "", "", err
 		}
-		log, err := x.exec(ctx, p, cfg.PreviousMigration, dbEnv)
 		if err != nil {
 			return "", log, fmt.Errorf("%w: the previous release's migration %s: %w", ErrMigrationFailed, cfg.PreviousMigration.Image, err)
 		}
@@ -180,13 +186,11 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 
 	// migrate
-	mig, err := x.fetch(ctx, cfg.Migration.Image)
-	if err != nil {
-		x.fail(PhaseMigrate, err, "")
-		return res, err
-	}
 	if err := x.phase(PhaseMigrate, func() (string, string, error) {
-		log, err := x.exec(ctx, mig, cfg.Migration, dbEnv)
+		log, err := run(cfg.Migration)
+		if errors.Is(err, ErrNeedsContainer) || errors.Is(err, ErrNoImage) {
+			return "", "", err
+		}
 		if err != nil {
 			return "", log, fmt.Errorf("%w: %s: %w", ErrMigrationFailed, cfg.Migration.Image, err)
 		}
@@ -197,15 +201,15 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 
 	// rerun: the Job is re-created when its TTL deletes it; the second run must be a no-op.
 	if err := x.phase(PhaseRerun, func() (string, string, error) {
-		before, err := DumpSchema(ctx, url)
+		before, err := runner.Schema(ctx, url)
 		if err != nil {
 			return "", "", err
 		}
-		log, err := x.exec(ctx, mig, cfg.Migration, dbEnv)
+		log, err := run(cfg.Migration)
 		if err != nil {
 			return "", log, fmt.Errorf("%w: the second run of %s failed: %w", ErrNotIdempotent, cfg.Migration.Image, err)
 		}
-		after, err := DumpSchema(ctx, url)
+		after, err := runner.Schema(ctx, url)
 		if err != nil {
 			return "", "", err
 		}
@@ -219,30 +223,66 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 
 	// compat: the previous release's pods serve on the new schema during the rollout.
 	err = x.phase(PhaseCompat, func() (string, string, error) {
-		if cfg.PreviousService.Image == "" {
+		c := cfg.PreviousService
+		if c.Image == "" {
 			return "skip:" + noPrevious, "", nil
 		}
-		return x.compat(ctx, cfg.PreviousService, dbEnv)
+		svc, err := runner.Serve(ctx, c, append(append([]string(nil), c.Env...), dbEnv))
+		if err != nil {
+			if errors.Is(err, ErrServiceExited) {
+				return "", serviceLog(svc), fmt.Errorf("%w: the previous service %s on the migrated schema: %w", ErrIncompatible, c.Image, err)
+			}
+			return "", serviceLog(svc), err
+		}
+		defer svc.Stop()
+		check := cfg.CompatCheck
+		switch {
+		case check == "":
+			return c.Image + " started and listens on the migrated schema (no compat check given)", "", nil
+		case strings.HasPrefix(check, "/") || strings.HasPrefix(check, "http://") || strings.HasPrefix(check, "https://"):
+			status, body, err := get(ctx, svc, check, 5*time.Second)
+			if err != nil {
+				return "", svc.Log(), fmt.Errorf("%w: %s of the previous service %s: %w", ErrIncompatible, check, c.Image, err)
+			}
+			if status >= 400 {
+				return "", svc.Log(), fmt.Errorf("%w: GET %s of the previous service %s answered %d: %s", ErrIncompatible, check, c.Image, status, body)
+			}
+			return fmt.Sprintf("previous service %s: GET %s answered %d on the migrated schema", c.Image, check, status), "", nil
+		default:
+			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			defer cancel()
+			out, err := svc.Exec(cctx, check, dbEnv)
+			if err != nil {
+				return "", out + "\n--- service log ---\n" + svc.Log(), fmt.Errorf("%w: check %q against the previous service %s: %w", ErrIncompatible, check, c.Image, err)
+			}
+			return fmt.Sprintf("previous service %s: check %q passed on the migrated schema", c.Image, check), "", nil
+		}
 	})
 	return res, err
 }
 
-type runner struct {
-	cfg     Config
-	res     *Result
-	work    string
-	stop    []func()
-	fetched int
+// serviceLog is the service's output, if it started.
+func serviceLog(s Service) string {
+	if s == nil {
+		return ""
+	}
+	return s.Log()
 }
 
-func (x *runner) cleanup() {
+type phases struct {
+	cfg  Config
+	res  *Result
+	stop []func()
+}
+
+func (x *phases) cleanup() {
 	for i := len(x.stop) - 1; i >= 0; i-- {
 		x.stop[i]()
 	}
 }
 
 // phase runs fn and records it; a detail starting "skip:" marks it skipped.
-func (x *runner) phase(name string, fn func() (detail, log string, err error)) error {
+func (x *phases) phase(name string, fn func() (detail, log string, err error)) error {
 	t := time.Now()
 	detail, log, err := fn()
 	p := Phase{Name: name, Status: StatusPassed, Detail: detail, Duration: time.Since(t)}
@@ -252,120 +292,11 @@ func (x *runner) phase(name string, fn func() (detail, log string, err error)) e
 	if err != nil {
 		p.Status, p.Detail, p.Log = StatusFailed, err.Error(), log
 	}
-	x.record(p)
-	return err
-}
-
-func (x *runner) fail(name string, err error, log string) {
-	x.record(Phase{Name: name, Status: StatusFailed, Detail: err.Error(), Log: log})
-}
-
-func (x *runner) record(p Phase) {
 	x.res.Phases = append(x.res.Phases, p)
 	if x.cfg.Progress != nil {
 		x.cfg.Progress(p)
 	}
-}
-
-func (x *runner) fetch(ctx context.Context, ref string) (*Program, error) {
-	x.fetched++
-	dir := filepath.Join(x.work, "image-"+strconv.Itoa(x.fetched))
-	return Fetch(ctx, ref, x.cfg.Keychain, dir, x.cfg.NameOptions...)
-}
-
-// exec runs c's command from p to its end under the run timeout and returns its output.
-func (x *runner) exec(ctx context.Context, p *Program, c Container, dbEnv string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, x.cfg.Timeout)
-	defer cancel()
-	cmd, err := p.Command(ctx, p.Argv(c.Command, c.Args), append(append([]string(nil), c.Env...), dbEnv))
-	if err != nil {
-		return "", err
-	}
-	var out output
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	if ctx.Err() == context.DeadlineExceeded {
-		err = fmt.Errorf("still running after %s: %w", x.cfg.Timeout, err)
-	}
-	return out.String(), err
-}
-
-// compat starts the previous service on a free port and runs the check against it.
-func (x *runner) compat(ctx context.Context, c Container, dbEnv string) (string, string, error) {
-	p, err := x.fetch(ctx, c.Image)
-	if err != nil {
-		return "", "", err
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", "", err
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	svcCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	env := append(append([]string(nil), c.Env...), dbEnv, "PORT="+port)
-	cmd, err := p.Command(svcCtx, p.Argv(c.Command, c.Args), env)
-	if err != nil {
-		return "", "", err
-	}
-	var out output
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return "", "", fmt.Errorf("starting the previous service %s: %w", c.Image, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cancel()
-		<-exited
-	}()
-	addr := "127.0.0.1:" + port
-	deadline := time.Now().Add(x.cfg.StartTimeout)
-	for {
-		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			conn.Close()
-			break
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			return "", out.String(), fmt.Errorf("%w: the previous service %s exited on the migrated schema: %v", ErrIncompatible, c.Image, err)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return "", out.String(), fmt.Errorf("the previous service %s did not listen on %s within %s (tandem sets PORT=%s; does the service read it?)", c.Image, addr, x.cfg.StartTimeout, port)
-		}
-	}
-	base := "http://" + addr
-	check := x.cfg.CompatCheck
-	switch {
-	case check == "":
-		return c.Image + " started and listens on the migrated schema (no --compat-check given)", "", nil
-	case strings.HasPrefix(check, "/") || strings.HasPrefix(check, "http://") || strings.HasPrefix(check, "https://"):
-		u := check
-		if strings.HasPrefix(u, "/") {
-			u = base + u
-		}
-		status, body, err := httpCheck(ctx, u, 5*time.Second)
-		if err != nil {
-			return "", out.String(), fmt.Errorf("%w: %s of the previous service %s: %w", ErrIncompatible, check, c.Image, err)
-		}
-		if status >= 400 {
-			return "", out.String(), fmt.Errorf("%w: GET %s of the previous service %s answered %d: %s", ErrIncompatible, check, c.Image, status, body)
-		}
-		return fmt.Sprintf("previous service %s: GET %s answered %d on the migrated schema", c.Image, check, status), "", nil
-	default:
-		cctx, ccancel := context.WithTimeout(ctx, x.cfg.Timeout)
-		defer ccancel()
-		sh := exec.CommandContext(cctx, "sh", "-c", check)
-		sh.Env = append(os.Environ(), "SERVICE_URL="+base, "PORT="+port, dbEnv)
-		b, err := sh.CombinedOutput()
-		if err != nil {
-			return "", string(b) + "\n--- service log ---\n" + out.String(), fmt.Errorf("%w: check %q against the previous service %s: %w", ErrIncompatible, check, c.Image, err)
-		}
-		return fmt.Sprintf("previous service %s: check %q passed on the migrated schema", c.Image, check), "", nil
-	}
+	return err
 }
 
 // unresolved notes what a container ran without.
@@ -376,26 +307,15 @@ func unresolved(c Container) string {
 	return " (without " + strings.Join(c.Unresolved, ", ") + ": not in the manifests)"
 }
 
-// httpCheck GETs u until it answers, retrying within grace while the service is not
-// there yet (connection refused, 502, 503, 504); it returns the answer.
-func httpCheck(ctx context.Context, u string, grace time.Duration) (int, string, error) {
+// get GETs path (or URL) from the service, retrying within grace while it is not there
+// yet (connection refused, 502, 503, 504); it returns the answer.
+func get(ctx context.Context, svc Service, path string, grace time.Duration) (int, string, error) {
 	deadline := time.Now().Add(grace)
-	hc := &http.Client{Timeout: 5 * time.Second}
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return 0, "", err
-		}
-		resp, err := hc.Do(req)
-		if err == nil {
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
-			resp.Body.Close()
-			starting := resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout
-			if !starting || time.Now().After(deadline) {
-				return resp.StatusCode, strings.TrimSpace(string(b)), nil
-			}
-		} else if time.Now().After(deadline) {
-			return 0, "", err
+		status, body, err := svc.Get(ctx, path)
+		starting := err != nil || status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
+		if !starting || time.Now().After(deadline) {
+			return status, body, err
 		}
 		select {
 		case <-ctx.Done():

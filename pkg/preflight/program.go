@@ -123,14 +123,19 @@ func untar(r io.Reader, dir string) error {
 	}
 }
 
-// Argv is what a Kubernetes container runs: command replaces the image's entrypoint,
-// args its cmd.
+// Argv is what a Kubernetes container runs from this image (see Argv).
 func (p *Program) Argv(command, args []string) []string {
+	return Argv(p.Config.Entrypoint, p.Config.Cmd, command, args)
+}
+
+// Argv is what a Kubernetes container runs from an image with entrypoint and cmd: the
+// container's command replaces the entrypoint (and drops cmd), its args replace cmd.
+func Argv(entrypoint, cmd, command, args []string) []string {
 	argv := command
 	if len(argv) == 0 {
-		argv = p.Config.Entrypoint
+		argv = entrypoint
 		if len(args) == 0 {
-			args = p.Config.Cmd
+			args = cmd
 		}
 	}
 	return append(append([]string(nil), argv...), args...)

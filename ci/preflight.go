@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"dagger/tandem/doors"
+	"dagger/tandem/internal/dagger"
+
+	"github.com/tandem-ci/tandem/pkg/preflight"
+	"github.com/tandem-ci/tandem/pkg/release"
+)
+
+// Preflight proves the release's migration before anything is committed: on a
+// throwaway PostgreSQL service, it replays the migration of the release on the branch
+// (IMAGE_TAG in the source's variables file), runs the new migration twice (a second run
+// must change nothing), and starts the current release's service on the migrated schema
+// (compatCheck: an HTTP path such as /notes, or a shell command). Any image runs here,
+// in containers; the phases and their judgement are pkg/preflight's, as in
+// `tandem preflight`. Returns the report as JSON.
+// +cache="never"
+func (m *Tandem) Preflight(
+	ctx context.Context,
+	// Project source: its manifests give the migration Job and the service
+	// +defaultPath="/"
+	source *dagger.Directory,
+	// App name
+	app string,
+	// The project's registry path ($CI_REGISTRY_IMAGE)
+	registry string,
+	// Release tag whose images are checked
+	tag string,
+	// Registry user
+	// +optional
+	registryUsername string,
+	// Registry password or token
+	// +optional
+	registryPassword *dagger.Secret,
+	// Manifests folder in the source
+	// +optional
+	// +default="k8s"
+	path string,
+	// File holding IMAGE_TAG in the source (default <path>/deployment-variables.yaml)
+	// +optional
+	file string,
+	// Check of the current release's service on the migrated schema
+	// +optional
+	compatCheck string,
+	// Variable the programs read the database URL from
+	// +optional
+	// +default="DATABASE_URL"
+	databaseEnv string,
+	// PostgreSQL image of the throwaway database
+	// +optional
+	// +default="postgres:17-alpine"
+	postgresImage string,
+) (string, error) {
+	a := doors.ReleaseArgs{App: app, Registry: registry, Tag: tag, RegistryUsername: registryUsername, Path: path, File: file}
+	pw, err := plaintext(ctx, registryPassword)
+	if err != nil {
+		return "", err
+	}
+	p, err := release.ResolveSteps(a.Config("", pw), release.StepPreflight)
+	if err != nil {
+		return "", err
+	}
+	step, err := m.preflightStep(ctx, source, p, compatCheck, databaseEnv, postgresImage, registryPassword)
+	if err != nil {
+		return "", err
+	}
+	res, err := step.Preflight(ctx, p.Tag)
+	return jsonString(res), err
+}
+
+// preflightStep wires pkg/release's pre-flight step over the source's manifests, its
+// programs run by a containerRunner.
+func (m *Tandem) preflightStep(ctx context.Context, source *dagger.Directory, p release.Plan, compatCheck, databaseEnv, postgresImage string, password *dagger.Secret) (*release.Preflight, error) {
+	checkout, err := exportDir(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	runner := &containerRunner{postgresImage: postgresImage, registry: strings.SplitN(p.ServiceRepository, "/", 2)[0], username: p.RegistryUsername, password: password}
+	return &release.Preflight{Plan: p, Checkout: checkout, Options: preflight.Config{Runner: runner, CompatCheck: compatCheck, DatabaseEnv: databaseEnv}}, nil
+}
+
+// containerRunner runs the pre-flight's programs as Dagger containers: PostgreSQL as a
+// service bound as "db", each image as it would run in the cluster.
+type containerRunner struct {
+	postgresImage      string
+	registry, username string
+	password           *dagger.Secret
+	db                 *dagger.Service
+}
+
+var _ preflight.Runner = (*containerRunner)(nil)
+
+const (
+	dbAlias      = "db"
+	serviceAlias = "service"
+	servicePort  = 8080
+)
+
+func (r *containerRunner) from(image string) *dagger.Container {
+	c := dag.Container().From(image)
+	if r.password != nil && r.username != "" {
+		c = c.WithRegistryAuth(r.registry, r.username, r.password)
+	}
+	return c
+}
+
+func (r *containerRunner) Database(ctx context.Context) (string, string, func(), error) {
+	img := r.postgresImage
+	if img == "" {
+		img = "postgres:17-alpine"
+	}
+	r.db = dag.Container().From(img).
+		WithEnvVariable("POSTGRES_HOST_AUTH_METHOD", "trust").
+		WithEnvVariable("POSTGRES_INITDB_ARGS", "--no-sync").
+		WithExposedPort(5432).
+		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true, Args: []string{"postgres", "-c", "fsync=off", "-c", "full_page_writes=off"}})
+	if _, err := r.db.Start(ctx); err != nil {
+		return "", "", nil, fmt.Errorf("starting %s: %w", img, err)
+	}
+	stop := func() { r.db.Stop(context.WithoutCancel(ctx)) }
+	return "postgres://postgres@" + dbAlias + ":5432/postgres?sslmode=disable", "in a " + img + " service container", stop, nil
+}
+
+// container is c's image with env and the database bound, ready to exec c's command.
+func (r *containerRunner) container(ctx context.Context, c preflight.Container, env []string) (*dagger.Container, []string, error) {
+	ctr := r.from(c.Image)
+	ep, err := ctr.Entrypoint(ctx)
+	if err != nil {
+		if strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "MANIFEST_UNKNOWN") {
+			return nil, nil, fmt.Errorf("%w: %s", preflight.ErrNoImage, c.Image)
+		}
+		return nil, nil, fmt.Errorf("pulling %s: %w", c.Image, err)
+	}
+	cmd, err := ctr.DefaultArgs(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		ctr = ctr.WithEnvVariable(k, v)
+	}
+	// Every exec is a fresh run: the migration's second run must not be a cache hit.
+	ctr = ctr.WithEnvVariable("TANDEM_PREFLIGHT_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
+	return ctr.WithServiceBinding(dbAlias, r.db), preflight.Argv(ep, cmd, c.Command, c.Args), nil
+}
+
+func (r *containerRunner) Run(ctx context.Context, c preflight.Container, env []string) (string, error) {
+	ctr, argv, err := r.container(ctx, c, env)
+	if err != nil {
+		return "", err
+	}
+	ran := ctr.WithExec(argv, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	out, err := ran.CombinedOutput(ctx)
+	if err != nil {
+		return "", err
+	}
+	code, err := ran.ExitCode(ctx)
+	if err != nil {
+		return out, err
+	}
+	if code != 0 {
+		return out, fmt.Errorf("exit status %d", code)
+	}
+	return out, nil
+}
+
+func (r *containerRunner) Schema(ctx context.Context, url string) (string, error) {
+	img := r.postgresImage
+	if img == "" {
+		img = "postgres:17-alpine"
+	}
+	out, err := dag.Container().From(img).WithServiceBinding(dbAlias, r.db).
+		WithEnvVariable("TANDEM_PREFLIGHT_RUN", strconv.FormatInt(time.Now().UnixNano(), 10)).
+		WithExec([]string{"pg_dump", "--schema-only", "--no-owner", "--no-privileges", url}).Stdout(ctx)
+	if err != nil {
+		return "", fmt.Errorf("pg_dump --schema-only: %w", err)
+	}
+	return preflight.NormalizeSchema(out), nil
+}
+
+func (r *containerRunner) Serve(ctx context.Context, c preflight.Container, env []string) (preflight.Service, error) {
+	ctr, argv, err := r.container(ctx, c, append(env, "PORT="+strconv.Itoa(servicePort)))
+	if err != nil {
+		return nil, err
+	}
+	svc := ctr.WithExposedPort(servicePort).AsService(dagger.ContainerAsServiceOpts{Args: argv})
+	if _, err := svc.Start(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", preflight.ErrServiceExited, c.Image, err)
+	}
+	return &containerService{r: r, svc: svc, ctx: context.WithoutCancel(ctx)}, nil
+}
+
+// containerService reaches the service from a curl container bound to it.
+type containerService struct {
+	r   *containerRunner
+	svc *dagger.Service
+	ctx context.Context
+}
+
+func (s *containerService) client() *dagger.Container {
+	return dag.Container().From("curlimages/curl:8.11.1").WithServiceBinding(serviceAlias, s.svc).
+		WithEnvVariable("SERVICE_URL", "http://"+serviceAlias+":"+strconv.Itoa(servicePort)).
+		WithEnvVariable("PORT", strconv.Itoa(servicePort)).
+		WithEnvVariable("TANDEM_PREFLIGHT_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
+}
+
+func (s *containerService) Get(ctx context.Context, path string) (int, string, error) {
+	u := path
+	if strings.HasPrefix(u, "/") {
+		u = "http://" + serviceAlias + ":" + strconv.Itoa(servicePort) + path
+	}
+	out, err := s.client().WithExec([]string{"curl", "-sS", "--max-time", "5", "-o", "/tmp/body", "-w", "%{http_code}\n", u}).
+		WithExec([]string{"head", "-c", "2048", "/tmp/body"}).Stdout(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	code, body, _ := strings.Cut(out, "\n")
+	status, err := strconv.Atoi(strings.TrimSpace(code))
+	if err != nil {
+		return 0, "", fmt.Errorf("curl printed %q", code)
+	}
+	return status, strings.TrimSpace(body), nil
+}
+
+func (s *containerService) Exec(ctx context.Context, command string, env ...string) (string, error) {
+	ctr := s.client().WithServiceBinding(dbAlias, s.r.db)
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		ctr = ctr.WithEnvVariable(k, v)
+	}
+	ran := ctr.WithExec([]string{"sh", "-c", command}, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	out, err := ran.CombinedOutput(ctx)
+	if err != nil {
+		return "", err
+	}
+	if code, err := ran.ExitCode(ctx); err != nil || code != 0 {
+		return out, errors.Join(err, fmt.Errorf("exit status %d", code))
+	}
+	return out, nil
+}
+
+// Log is not kept: a Dagger service's output goes to the engine's trace.
+func (s *containerService) Log() string { return "" }
+
+func (s *containerService) Stop() { s.svc.Stop(s.ctx) }

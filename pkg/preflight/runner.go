@@ -1,0 +1,234 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// ErrServiceExited is returned by Serve when the service ended before it listened.
+var ErrServiceExited = errors.New("service exited")
+
+// Runner runs the pre-flight's programs. Run decides what runs when and judges the
+// outcome; a Runner only knows how to run: Local on this machine, the Dagger module in
+// containers.
+type Runner interface {
+	// Database starts an empty scratch PostgreSQL and returns its URL as the programs
+	// reach it, where it runs (for the report) and how to stop it.
+	Database(ctx context.Context) (url, where string, stop func(), err error)
+	// Run runs c to its end with env (KEY=VALUE) and returns its output; ErrNoImage when
+	// c.Image does not exist, ErrNeedsContainer when this runner cannot run it.
+	Run(ctx context.Context, c Container, env []string) (string, error)
+	// Schema returns the schema of the database at url, normalised (see DumpSchema).
+	Schema(ctx context.Context, url string) (string, error)
+	// Serve starts c with env and PORT set, and returns once it listens on PORT;
+	// ErrServiceExited when it ended first (the Service then holds its log).
+	Serve(ctx context.Context, c Container, env []string) (Service, error)
+}
+
+// Service is a running service.
+type Service interface {
+	// Get requests path (or an absolute URL) and returns the status and the start of
+	// the body.
+	Get(ctx context.Context, path string) (int, string, error)
+	// Exec runs a shell command with SERVICE_URL and PORT of the service and env set.
+	Exec(ctx context.Context, command string, env ...string) (string, error)
+	// Log is what the service printed so far.
+	Log() string
+	// Stop ends the service.
+	Stop()
+}
+
+// Local runs programs on this machine: PostgreSQL from the system's binaries, images'
+// static executables unpacked from the registry (ErrNeedsContainer for anything else).
+type Local struct {
+	keychain     authn.Keychain
+	nameOpts     []name.Option
+	startTimeout time.Duration
+	work         string
+
+	mu       sync.Mutex
+	programs map[string]*Program
+}
+
+var _ Runner = (*Local)(nil)
+
+// NewLocal returns a local runner; Close removes what it unpacked. A nil keychain is the
+// default one (Docker config); startTimeout bounds how long Serve waits (default 30s).
+func NewLocal(kc authn.Keychain, startTimeout time.Duration, opts ...name.Option) (*Local, error) {
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	if startTimeout <= 0 {
+		startTimeout = 30 * time.Second
+	}
+	work, err := os.MkdirTemp("", "tandem-preflight-")
+	if err != nil {
+		return nil, err
+	}
+	return &Local{keychain: kc, nameOpts: opts, startTimeout: startTimeout, work: work, programs: map[string]*Program{}}, nil
+}
+
+// Close removes the unpacked images.
+func (l *Local) Close() error { return os.RemoveAll(l.work) }
+
+// Database starts a throwaway PostgreSQL (StartPostgres).
+func (l *Local) Database(ctx context.Context) (string, string, func(), error) {
+	pg, err := StartPostgres(ctx)
+	if err != nil {
+		return "", "", nil, err
+	}
+	host := strings.TrimPrefix(strings.Split(pg.URL, "/")[2], "postgres@")
+	return pg.URL, "on " + host, pg.Stop, nil
+}
+
+// Schema dumps with pg_dump (DumpSchema).
+func (l *Local) Schema(ctx context.Context, url string) (string, error) { return DumpSchema(ctx, url) }
+
+// program pulls and unpacks an image once.
+func (l *Local) program(ctx context.Context, ref string) (*Program, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p, ok := l.programs[ref]; ok {
+		return p, nil
+	}
+	p, err := Fetch(ctx, ref, l.keychain, filepath.Join(l.work, "image-"+strconv.Itoa(len(l.programs)+1)), l.nameOpts...)
+	if err != nil {
+		return nil, err
+	}
+	l.programs[ref] = p
+	return p, nil
+}
+
+func (l *Local) command(ctx context.Context, c Container, env []string) (*exec.Cmd, error) {
+	p, err := l.program(ctx, c.Image)
+	if err != nil {
+		return nil, err
+	}
+	return p.Command(ctx, p.Argv(c.Command, c.Args), env)
+}
+
+// Run runs the image's static executable to its end.
+func (l *Local) Run(ctx context.Context, c Container, env []string) (string, error) {
+	cmd, err := l.command(ctx, c, env)
+	if err != nil {
+		return "", err
+	}
+	var out output
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	return out.String(), err
+}
+
+// Serve starts the image's static executable with PORT set to a free port.
+func (l *Local) Serve(ctx context.Context, c Container, env []string) (Service, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)
+	lis.Close()
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cmd, err := l.command(sctx, c, append(env, "PORT="+port))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s := &localService{addr: "127.0.0.1:" + port, port: port, cancel: cancel, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &s.out, &s.out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, fmt.Errorf("starting %s: %w", c.Image, err)
+	}
+	go func() { s.err = cmd.Wait(); close(s.exited) }()
+	deadline := time.Now().Add(l.startTimeout)
+	for {
+		if conn, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
+			conn.Close()
+			return s, nil
+		}
+		select {
+		case <-s.exited:
+			return s, fmt.Errorf("%w before it listened on %s: %v", ErrServiceExited, s.addr, s.err)
+		case <-ctx.Done():
+			s.Stop()
+			return s, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return s, fmt.Errorf("%s did not listen on %s within %s (tandem sets PORT=%s; does the service read it?)", c.Image, s.addr, l.startTimeout, port)
+		}
+	}
+}
+
+type localService struct {
+	addr, port string
+	cancel     func()
+	out        syncOutput
+	exited     chan struct{}
+	err        error
+}
+
+func (s *localService) Get(ctx context.Context, path string) (int, string, error) {
+	u := path
+	if strings.HasPrefix(u, "/") {
+		u = "http://" + s.addr + path
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+	return resp.StatusCode, strings.TrimSpace(string(b)), nil
+}
+
+func (s *localService) Exec(ctx context.Context, command string, env ...string) (string, error) {
+	sh := exec.CommandContext(ctx, "sh", "-c", command)
+	sh.Env = append(append(os.Environ(), "SERVICE_URL=http://"+s.addr, "PORT="+s.port), env...)
+	b, err := sh.CombinedOutput()
+	return string(b), err
+}
+
+func (s *localService) Log() string { return s.out.String() }
+
+func (s *localService) Stop() {
+	s.cancel()
+	<-s.exited
+}
+
+// syncOutput is output safe for a running process and a reader.
+type syncOutput struct {
+	mu sync.Mutex
+	b  output
+}
+
+func (o *syncOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *syncOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
