@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tandem-ci/tandem/internal/testgit"
 	"github.com/tandem-ci/tandem/internal/testregistry"
+	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/preflight"
 )
 
@@ -122,5 +124,38 @@ func TestReleasePreflight(t *testing.T) {
 	out, err = run(t, "preflight", "--app", "notes", "--registry", registry, "--checkout", checkout, "--tag", "v1.2.0", "--compat-check", "/notes")
 	if err != nil || !strings.Contains(out, "preflight done") || !strings.Contains(out, "GET /notes answered 200") {
 		t.Errorf("tandem preflight: %v\n%s", err, out)
+	}
+}
+
+// TestPreflightBadInput: what the pre-flight cannot read is named before anything runs.
+func TestPreflightBadInput(t *testing.T) {
+	t.Setenv("CI_REGISTRY_IMAGE", "")
+	t.Setenv("CI_PROJECT_NAME", "")
+	good := t.TempDir()
+	if _, err := manifest.Render(filepath.Join(good, "k8s"), manifest.Spec{App: "shop", Image: "registry.example.com/acme/shop", MigrationCommand: []string{"/app/shop", "migrate"}, Tag: "v1.0.0"}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no manifests", []string{"--app", "shop", "--registry", "registry.example.com/acme", "--checkout", t.TempDir()}, "folder not found (set --checkout or --path)"},
+		{"no app", []string{"--registry", "registry.example.com/acme", "--checkout", good}, "app: required"},
+		{"manifests of another app", []string{"--app", "notes", "--registry", "registry.example.com/acme", "--checkout", good}, "no Job container runs an image of registry.example.com/acme/notes-migration"},
+		{"variables file missing", []string{"--app", "shop", "--registry", "registry.example.com/acme", "--checkout", good, "--file", "k8s/missing.yaml"}, "reading the current release from"},
+		{"bad tag", []string{"--app", "shop", "--registry", "registry.example.com/acme", "--checkout", good, "--tag", "V1_0"}, "invalid tag"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"preflight"}, c.args...)
+			if !slices.Contains(args, "--tag") {
+				args = append(args, "--tag", "v1.1.0")
+			}
+			out, err := run(t, args...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("tandem %v = %v, want an error saying %q\n%s", args, err, c.want, out)
+			}
+		})
 	}
 }

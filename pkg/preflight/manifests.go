@@ -13,7 +13,7 @@ import (
 )
 
 // ErrNoWorkload is returned when a build has no container running the given repository.
-var ErrNoWorkload = errors.New("no workload runs the image")
+var ErrNoWorkload = errors.New("image not in the manifests")
 
 // FromManifests finds, in a build of the manifests (manifest.BuildWithTag), the container
 // of kind (Job or Deployment) whose image is in repository: its image, command, args and
@@ -52,9 +52,11 @@ func FromManifests(m resmap.ResMap, kind, repository string) (Container, error) 
 			}
 		}
 	}
+	var others []string
 	for _, spec := range specs {
 		for _, c := range spec.Containers {
 			if repositoryOf(c.Image) != repository {
+				others = append(others, c.Image)
 				continue
 			}
 			out := Container{Image: c.Image, Command: c.Command, Args: c.Args}
@@ -83,7 +85,11 @@ func FromManifests(m resmap.ResMap, kind, repository string) (Container, error) 
 			return out, nil
 		}
 	}
-	return Container{}, fmt.Errorf("%w: no %s container runs an image of %s", ErrNoWorkload, kind, repository)
+	found := "there is none"
+	if len(others) > 0 {
+		found = "they run " + strings.Join(others, ", ")
+	}
+	return Container{}, fmt.Errorf("%w: no %s container runs an image of %s (%s)", ErrNoWorkload, kind, repository, found)
 }
 
 // repositoryOf strips the tag and digest of an image reference.

@@ -57,7 +57,7 @@ func (s *Preflight) Config(tag string) (preflight.Config, error) {
 	file := filepath.Join(s.Checkout, filepath.FromSlash(or(p.VariablesFile, variables.DefaultFile)))
 	prev, err := variables.ReadFile(file)
 	if err != nil {
-		return cfg, fmt.Errorf("reading the current release from %s: %w", file, err)
+		return cfg, fmt.Errorf("the current release: %w", err)
 	}
 	if prev == "" || prev == tag {
 		return cfg, nil

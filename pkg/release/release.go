@@ -164,6 +164,8 @@ func (r *Release) host(step string) string {
 		repo = r.Plan.ArtifactRepository
 	case StepReconcile, StepWatch:
 		return "the Kubernetes API server"
+	case StepPreflight:
+		return "the pre-flight's database and programs"
 	}
 	if h, _, ok := strings.Cut(repo, "/"); ok {
 		return "registry " + h
@@ -175,8 +177,8 @@ func (r *Release) host(step string) string {
 func (x *run) step(name string, fn func(ctx context.Context) (Status, string, error)) error {
 	t := time.Now()
 	ctx := x.ctx
-	// preflight, reconcile and watch carry their own deadlines and say what they waited for.
-	if x.r.Timeout > 0 && name != StepPreflight && name != StepReconcile && name != StepWatch {
+	// reconcile and watch carry their own deadlines and say what they waited for.
+	if x.r.Timeout > 0 && name != StepReconcile && name != StepWatch {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, x.r.Timeout)
 		defer cancel()
@@ -225,15 +227,18 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 			pr, err := r.Preflight.Preflight(ctx, tag)
 			res.Preflight = &pr
 			if err != nil {
+				detail := "could not start"
+				if n := len(pr.Phases); n > 0 && pr.Phases[n-1].Status == preflight.StatusFailed {
+					detail = "failed in phase " + pr.Phases[n-1].Name
+				}
+				if r.Committer == nil && r.Artifacts == nil {
+					return "", detail, fmt.Errorf("pre-flight of %s: %w", tag, err)
+				}
 				pushed := "no image was pushed"
 				if res.Images != nil {
 					pushed = "the images " + res.Images.Service.Ref + " and " + res.Images.Migration.Ref + " are pushed"
 				}
-				failed := "failed"
-				if n := len(pr.Phases); n > 0 && pr.Phases[n-1].Status == preflight.StatusFailed {
-					failed = "failed in phase " + pr.Phases[n-1].Name + "; nothing committed"
-				}
-				return "", failed, fmt.Errorf("pre-flight of %s: %w (nothing committed, no artifact pushed; %s)", tag, err, pushed)
+				return "", detail + "; nothing committed", fmt.Errorf("pre-flight of %s: %w (nothing committed, no artifact pushed; %s)", tag, err, pushed)
 			}
 			passed := 0
 			for _, ph := range pr.Phases {
