@@ -143,7 +143,7 @@ func TestPreflightBadInput(t *testing.T) {
 		{"no manifests", []string{"--app", "shop", "--registry", "registry.example.com/acme", "--checkout", t.TempDir()}, "folder not found (set --checkout or --path)"},
 		{"no app", []string{"--registry", "registry.example.com/acme", "--checkout", good}, "app: required"},
 		{"manifests of another app", []string{"--app", "notes", "--registry", "registry.example.com/acme", "--checkout", good}, "no Job container runs an image of registry.example.com/acme/notes-migration"},
-		{"variables file missing", []string{"--app", "shop", "--registry", "registry.example.com/acme", "--checkout", good, "--file", "k8s/missing.yaml"}, "reading the current release from"},
+		{"variables file missing", []string{"--app", "shop", "--registry", "registry.example.com/acme", "--checkout", good, "--file", "k8s/missing.yaml"}, "the current release: reading "},
 		{"bad tag", []string{"--app", "shop", "--registry", "registry.example.com/acme", "--checkout", good, "--tag", "V1_0"}, "invalid tag"},
 	}
 	for _, c := range cases {
