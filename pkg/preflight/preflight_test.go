@@ -2,6 +2,7 @@ package preflight_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 )
 
 // requirePostgres skips without PostgreSQL's server binaries, unless CI is set.
-func requirePostgres(t *testing.T) {
+func requirePostgres(t testing.TB) {
 	t.Helper()
 	if _, err := preflight.PostgresBinDir(); err != nil {
 		if os.Getenv("CI") != "" {
@@ -35,7 +36,7 @@ type notes struct {
 // migrate is the example's Job command.
 var migrate = []string{"/app/notes", "migrate", "up"}
 
-func (n *notes) release(t *testing.T, tag string, edit func(dir string)) (service, migration string) {
+func (n *notes) release(t testing.TB, tag string, edit func(dir string)) (service, migration string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "go-postgres")
 	if err := os.CopyFS(dir, os.DirFS("../../examples/go-postgres")); err != nil {
@@ -167,6 +168,31 @@ func TestPreflightOnPostgres(t *testing.T) {
 		}
 		if !strings.Contains(res.Phases[1].Detail, "first release") {
 			t.Errorf("previous detail = %q", res.Phases[1].Detail)
+		}
+	})
+	// A scratch database given by URL (with a password, which trust auth ignores): used
+	// as is, and its URL appears nowhere in the report.
+	t.Run("given database", func(t *testing.T) {
+		pg, err := preflight.StartPostgres(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Stop()
+		url := strings.Replace(pg.URL, "postgres@", "postgres:secret-pw@", 1)
+		res, err := preflight.Run(context.Background(), preflight.Config{
+			Tag: "v1.1.0", PreviousTag: "v1.0.0", DatabaseURL: url,
+			Migration:         preflight.Container{Image: n.reg.Host + "/notes-migration:v1.1.0", Command: migrate},
+			PreviousMigration: preflight.Container{Image: prevMigration, Command: migrate},
+			PreviousService:   preflight.Container{Image: prevService},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Phases[0].Detail != "given scratch database" || !strings.Contains(res.Phases[4].Detail, "started and listens") {
+			t.Errorf("phases = %+v", res.Phases)
+		}
+		if b, _ := json.Marshal(res); strings.Contains(string(b), "secret-pw") {
+			t.Errorf("the report shows the database password: %s", b)
 		}
 	})
 }
