@@ -50,9 +50,10 @@ func exampleWith(t *testing.T, up string) string {
 }
 
 // TestReleasePreflight: `tandem release --preflight` of examples/go-postgres. A broken
-// migration stops the release after the images: the branch and the artifact stay as
-// they were, and the output shows the phases and the migration's own error. A good one
-// passes every phase and is committed. `tandem preflight` runs the same alone.
+// migration, and one the live release cannot run on, stop the release after the images:
+// the branch and the artifact stay as they were, and the output shows the phases and the
+// program's own error. A good one passes every phase and is committed. `tandem
+// preflight` runs the same alone.
 func TestReleasePreflight(t *testing.T) {
 	if _, err := preflight.PostgresBinDir(); err != nil {
 		if os.Getenv("CI") != "" {
@@ -84,23 +85,33 @@ func TestReleasePreflight(t *testing.T) {
 	}
 
 	head := git.Git(t, "rev-parse", "main")
-	out, err := release(exampleWith(t, "ALTER TABLE notes DROP COLUMN created_at;"), "v1.1.0")
-	if err == nil || !strings.Contains(err.Error(), "nothing committed") || !strings.Contains(err.Error(), "images "+registry+"/notes:v1.1.0") {
-		t.Fatalf("release of an incompatible migration = %v\n%s", err, out)
-	}
-	for _, want := range []string{"previous  passed", "migrate   passed", "rerun     passed", "compat    failed", `column "created_at" does not exist`} {
-		if !strings.Contains(out+err.Error(), want) {
-			t.Errorf("output does not show %q:\n%s", want, out)
+	for _, c := range []struct {
+		tag, up string
+		show    []string
+	}{
+		{"v1.1.0", "ALTER TABLE note ADD COLUMN pinned boolean;", // broken: no table "note"
+			[]string{"previous  passed", "migrate   failed", `relation "note" does not exist`}},
+		{"v1.1.1", "ALTER TABLE notes DROP COLUMN created_at;", // the live service reads it
+			[]string{"previous  passed", "migrate   passed", "rerun     passed", "compat    failed", `column "created_at" does not exist`}},
+	} {
+		out, err := release(exampleWith(t, c.up), c.tag)
+		if err == nil || !strings.Contains(err.Error(), "nothing committed") || !strings.Contains(err.Error(), "images "+registry+"/notes:"+c.tag) {
+			t.Fatalf("release %s = %v\n%s", c.tag, err, out)
+		}
+		for _, want := range c.show {
+			if !strings.Contains(out+err.Error(), want) {
+				t.Errorf("release %s: output does not show %q:\n%s", c.tag, want, out)
+			}
+		}
+		if got := git.Git(t, "rev-parse", "main"); got != head {
+			t.Errorf("release %s: branch moved from %s to %s after a failed pre-flight", c.tag, head, got)
+		}
+		if _, err := crane.Digest(registry + "/notes/manifests:" + c.tag); err == nil {
+			t.Errorf("release %s: an artifact was pushed after a failed pre-flight", c.tag)
 		}
 	}
-	if got := git.Git(t, "rev-parse", "main"); got != head {
-		t.Errorf("branch moved from %s to %s after a failed pre-flight", head, got)
-	}
-	if _, err := crane.Digest(registry + "/notes/manifests:v1.1.0"); err == nil {
-		t.Error("an artifact was pushed after a failed pre-flight")
-	}
 
-	out, err = release(exampleWith(t, "ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;"), "v1.2.0", "-o", "json")
+	out, err := release(exampleWith(t, "ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;"), "v1.2.0", "-o", "json")
 	if err != nil {
 		t.Fatalf("release of a compatible migration: %v\n%s", err, out)
 	}
