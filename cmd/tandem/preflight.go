@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,10 +34,6 @@ func (f *preflightFlags) bind(fs *pflag.FlagSet) {
 // step wires the pre-flight of plan p over the manifests of checkout; text progress
 // goes to w (nil: none).
 func (f *preflightFlags) step(p release.Plan, checkout string, insecure bool, w io.Writer) (*release.Preflight, error) {
-	dir := filepath.Join(checkout, filepath.FromSlash(p.ManifestsPath))
-	if !isDir(dir) {
-		return nil, fmt.Errorf("pre-flight reads the migration and service from the manifests in %s: folder not found (set --checkout or --path)", dir)
-	}
 	url := f.databaseURL
 	if url == "" {
 		url = env("TANDEM_PREFLIGHT_DATABASE_URL")

@@ -151,7 +151,7 @@ func TestPreflightBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no manifests", []string{"--app", "shop", "--registry", "registry.example.com/acme", "--checkout", t.TempDir()}, "folder not found (set --checkout or --path)"},
+		{"no manifests", []string{"--app", "shop", "--registry", "registry.example.com/acme", "--checkout", t.TempDir()}, "k8s of the checkout"},
 		{"no app", []string{"--registry", "registry.example.com/acme", "--checkout", good}, "app: required"},
 		{"manifests of another app", []string{"--app", "notes", "--registry", "registry.example.com/acme", "--checkout", good}, "no Job container runs an image of registry.example.com/acme/notes-migration"},
 		{"variables file missing", []string{"--app", "shop", "--registry", "registry.example.com/acme", "--checkout", good, "--file", "k8s/missing.yaml"}, "the current release: reading "},
@@ -168,5 +168,23 @@ func TestPreflightBadInput(t *testing.T) {
 				t.Errorf("tandem %v = %v, want an error saying %q\n%s", args, err, c.want, out)
 			}
 		})
+	}
+}
+
+// TestReleasePreflightValidatesFirst: a pre-flight that could not run stops the release
+// before anything is built or pushed.
+func TestReleasePreflightValidatesFirst(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	t.Setenv("TANDEM_GIT_TOKEN", "x")
+	t.Setenv("CI_REGISTRY_IMAGE", "")
+	t.Setenv("CI_PROJECT_URL", "")
+	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
+	out, err := run(t, "release", "--preflight", "--app", "shop", "--registry", reg.Host, "--source", hello, "--checkout", t.TempDir(),
+		"--repo-url", "http://127.0.0.1:1/shop.git", "--branch", "main", "--tag", "v1.1.0")
+	if err == nil || !strings.Contains(err.Error(), "preflight step: the pre-flight reads the migration and the service from the manifests at k8s") {
+		t.Fatalf("release --preflight without manifests = %v\n%s", err, out)
+	}
+	if n := reg.Requests.Load(); n != 0 {
+		t.Errorf("the registry got %d requests before the release stopped", n)
 	}
 }

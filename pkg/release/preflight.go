@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/tandem-ci/tandem/pkg/manifest"
@@ -47,6 +48,9 @@ func (s *Preflight) Config(tag string) (preflight.Config, error) {
 	dir := filepath.Join(s.Checkout, filepath.FromSlash(or(p.ManifestsPath, DefaultManifestsPath)))
 	cfg := s.Options
 	cfg.Tag = tag
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return cfg, fmt.Errorf("the pre-flight reads the migration and the service from the manifests at %s of the checkout (%s): folder not found; the checkout must have the repository's layout", p.ManifestsPath, s.Checkout)
+	}
 	built, err := manifest.BuildWithTag(dir, tag)
 	if err != nil {
 		return cfg, fmt.Errorf("building %s with %s: %w", dir, tag, err)
@@ -75,6 +79,13 @@ func (s *Preflight) Config(tag string) (preflight.Config, error) {
 		return cfg, nil // no service to check: compat is skipped
 	}
 	return cfg, err
+}
+
+// Validate reads what the pre-flight needs from the checkout, so that a release fails
+// before it builds anything when the pre-flight could not run.
+func (s *Preflight) Validate(tag string) error {
+	_, err := s.Config(tag)
+	return err
 }
 
 // Preflight runs it.

@@ -43,6 +43,10 @@ type Watcher interface {
 	Watch(ctx context.Context, tag string) (cluster.Rollout, error)
 }
 
+// Validator is implemented by steps that can check their inputs before the release
+// starts: Run calls every step's Validate before the first step runs.
+type Validator interface{ Validate(tag string) error }
+
 // Describer is implemented by steps that can say what they would do.
 type Describer interface{ Describe(tag string) string }
 
@@ -208,6 +212,13 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 	res = Result{Tag: tag, Plan: &p}
 	x := &run{r: r, res: &res, ctx: ctx}
 	defer func() { res.Duration = time.Since(start) }()
+	for _, s := range r.steps() {
+		if v, ok := s.step.(Validator); ok && s.step != nil {
+			if err := v.Validate(tag); err != nil {
+				return res, fmt.Errorf("%s step: %w", s.name, err)
+			}
+		}
+	}
 
 	if r.Images != nil {
 		if err := x.step(StepImages, func(ctx context.Context) (Status, string, error) {
