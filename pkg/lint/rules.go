@@ -32,7 +32,7 @@ var (
 	RuleWaiterMode         = Rule{"TND011", "waiter-mode", SeverityWarning, "use job-wr so the waiter waits for the Job to complete"}
 	RuleTTL                = Rule{"TND012", "no-ttl", SeverityWarning, "set spec.ttlSecondsAfterFinished (e.g. 3600) so old Jobs are cleaned up"}
 	RuleRestartPolicy      = Rule{"TND013", "restart-policy", SeverityError, "set spec.template.spec.restartPolicy: Never"}
-	RuleTTLRerun           = Rule{"TND014", "ttl-reruns-migration", SeverityWarning, "make the migration idempotent and record it with annotation tandem-ci.dev/migration-idempotent: \"true\""}
+	RuleTTLRerun           = Rule{"TND014", "ttl-reruns-migration", SeverityWarning, "make the migration idempotent and record it with annotation tandem-ci.dev/migration-idempotent: \"true\" (tandem preflight proves it: it runs the migration twice)"}
 	RuleDeploymentSelector = Rule{"TND015", "deployment-selector", SeverityError, "add spec.selector.matchLabels matching the pod template labels (required by apps/v1)"}
 	RuleFluxSemver         = Rule{"TND017", "flux-semver", SeverityError, "set the OCIRepository's ref.semver to a range the release tags satisfy (e.g. >=1.0.0 for v1.<pipeline id>.0)"}
 	RuleFluxURL            = Rule{"TND018", "flux-url", SeverityError, "point the OCIRepository's url at oci://<service image>/manifests, where the release pushes (or pass the same --artifact-repo to both)"}
