@@ -78,6 +78,10 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 			os.RemoveAll(p.dir)
 			return nil, err
 		}
+		if dir := closedAncestor(filepath.Dir(p.dir)); dir != "" {
+			os.RemoveAll(p.dir)
+			return nil, fmt.Errorf("starting PostgreSQL as the postgres user (initdb refuses root): it cannot reach %s, %s is closed to other users: set TMPDIR to a folder it may traverse", p.dir, dir)
+		}
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -99,6 +103,20 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 	}
 	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 	return p, nil
+}
+
+// closedAncestor returns the first folder from dir up that other users cannot traverse.
+func closedAncestor(dir string) string {
+	for {
+		if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 // Stop stops the server at once and removes its data.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -193,6 +194,35 @@ func TestPreflightOnPostgres(t *testing.T) {
 		}
 		if b, _ := json.Marshal(res); strings.Contains(string(b), "secret-pw") {
 			t.Errorf("the report shows the database password: %s", b)
+		}
+	})
+	// Cancelled after the database started (a SIGTERM in CI): Run returns, and the
+	// throwaway server and its folder are gone.
+	t.Run("cancelled", func(t *testing.T) {
+		tmp := t.TempDir() // its own: other packages' tests start servers meanwhile
+		// t.TempDir's folders are closed to others; the postgres user must traverse them.
+		for d := tmp; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+			os.Chmod(d, 0o755)
+		}
+		t.Setenv("TMPDIR", tmp)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		_, err := preflight.Run(ctx, preflight.Config{
+			Tag: "v1.1.0", Migration: preflight.Container{Image: n.reg.Host + "/notes-migration:v1.1.0", Command: migrate},
+			Progress: func(p preflight.Phase) {
+				if p.Name == preflight.PhaseDatabase {
+					cancel()
+				}
+			},
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled pre-flight = %v, want context.Canceled", err)
+		}
+		if out, _ := exec.Command("pgrep", "-f", filepath.Join(tmp, "tandem-preflight-pg-")).Output(); len(out) > 0 {
+			t.Errorf("a throwaway PostgreSQL still runs after the pre-flight returned: pids %s", out)
+		}
+		if left, _ := filepath.Glob(filepath.Join(tmp, "tandem-preflight-*")); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
 		}
 	})
 }
