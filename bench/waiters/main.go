@@ -26,12 +26,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 
 	"github.com/tandem-ci/tandem/internal/localcluster"
 )
@@ -104,9 +100,7 @@ const warmup = 5 * time.Second
 // Complete and times each waiter's exit from that write.
 func measure(kube kubernetes.Interface, p *proxy, job, agent string, n int, window time.Duration, cmd func(int, string) *exec.Cmd) (result, error) {
 	ctx := context.Background()
-	spec := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: job}, Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0),
-		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "migrate", Image: "m"}}}}}}
-	if _, err := kube.BatchV1().Jobs("default").Create(ctx, spec, metav1.CreateOptions{}); err != nil {
+	if _, err := localcluster.CreateJob(ctx, kube, "default", job); err != nil {
 		return result{}, err
 	}
 	type exit struct {

@@ -40,7 +40,7 @@ import (
 const adminUser = "tandem-admin"
 
 // startControlPlane starts etcd and kube-apiserver under c.tmp and sets c.Config to an
-// admin client; processes are added to c.plane for Stop.
+// admin client; its processes go to c.plane, which Stop ends first to last.
 func (c *Cluster) startControlPlane(ctx context.Context) error {
 	pki, err := newPKI(filepath.Join(c.tmp, "pki"))
 	if err != nil {
@@ -60,7 +60,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		"--listen-client-urls=http://"+etcdClient, "--advertise-client-urls=http://"+etcdClient,
 		"--listen-peer-urls=http://"+etcdPeer, "--initial-advertise-peer-urls=http://"+etcdPeer,
 		"--initial-cluster=default=http://"+etcdPeer, "--unsafe-no-fsync")
-	if err := c.startPlane(etcd); err != nil {
+	if err := c.start(etcd, &c.plane); err != nil {
 		return err
 	}
 	if err := waitHealthy(ctx, http.DefaultClient, "http://"+etcdClient+"/health", "etcd", c.tmp); err != nil {
@@ -80,7 +80,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		"--service-account-signing-key-file="+pki.path("sa.key"),
 		"--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount",
 		"--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true")
-	if err := c.startPlane(apiserver); err != nil {
+	if err := c.start(apiserver, &c.plane); err != nil {
 		return err
 	}
 	c.Config = &rest.Config{Host: "https://" + api, TLSClientConfig: rest.TLSClientConfig{
@@ -93,20 +93,20 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 	return waitHealthy(ctx, hc, c.Config.Host+"/readyz", "kube-apiserver", c.tmp)
 }
 
-// startPlane starts a control-plane process logging to c.tmp/NAME.log.
-func (c *Cluster) startPlane(cmd *exec.Cmd) error {
+// start starts cmd logging to c.tmp/NAME.log and adds it to procs, which Stop ends.
+func (c *Cluster) start(cmd *exec.Cmd, procs *[]*exec.Cmd) error {
 	name := filepath.Base(cmd.Path)
 	f, err := os.Create(filepath.Join(c.tmp, name+".log"))
 	if err != nil {
 		return err
 	}
 	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
+	err = cmd.Start()
+	f.Close() // the child has its own descriptor
+	if err != nil {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
-	f.Close() // the child has its own descriptor
-	c.plane = append(c.plane, cmd)
+	*procs = append(*procs, cmd)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -32,6 +33,14 @@ func FailJobPod(ctx context.Context, kube kubernetes.Interface, ns, job string) 
 		time.Sleep(50 * time.Millisecond)
 	}
 	return time.Now()
+}
+
+// CreateJob creates a one-container migration Job ns/name (backoffLimit 0) for the
+// waiters to wait for; nothing runs it unless the cluster has controllers.
+func CreateJob(ctx context.Context, kube kubernetes.Interface, ns, name string) (*batchv1.Job, error) {
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0),
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "migrate", Image: "m"}}}}}}
+	return kube.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{})
 }
 
 // FinishJob writes the terminal conditions of Job ns/name as the Job controller does:

@@ -185,8 +185,6 @@ func (c *Cluster) startFlux() error {
 	}
 	for _, cmd := range cmds {
 		name := filepath.Base(cmd.Path)
-		f, _ := os.Create(filepath.Join(c.tmp, name+".log"))
-		cmd.Stdout, cmd.Stderr = f, f
 		// A temp folder of its own: kustomize-controller deletes every kustomization-*
 		// folder in $TMPDIR when it starts, which would pull the floor from under another
 		// cluster's controller on the same machine.
@@ -195,24 +193,14 @@ func (c *Cluster) startFlux() error {
 			return err
 		}
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "RUNTIME_NAMESPACE="+FluxNamespace, "TMPDIR="+tmp)
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting %s: %w", name, err)
+		if err := c.start(cmd, &c.procs); err != nil {
+			return err
 		}
-		c.procs = append(c.procs, cmd)
 	}
 	// Ready when both health endpoints answer.
-	for _, a := range []string{addrs[2], addrs[4]} {
-		for {
-			if ctx.Err() != nil {
-				return fmt.Errorf("flux controller health endpoint %s not ready within 30s (logs in %s)", a, c.tmp)
-			}
-			if resp, err := http.Get("http://" + a + "/readyz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
+	for i, a := range []string{addrs[2], addrs[4]} {
+		if err := waitHealthy(ctx, http.DefaultClient, "http://"+a+"/readyz", filepath.Base(cmds[i].Path), c.tmp); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -235,10 +223,6 @@ func (c *Cluster) init(ctx context.Context, crds string) error {
 
 func (c *Cluster) startControllers() error {
 	bin := filepath.Join(c.dir, "bin")
-	logs := func(name string) *os.File {
-		f, _ := os.Create(filepath.Join(c.tmp, name+".log"))
-		return f
-	}
 	cmds := []*exec.Cmd{
 		exec.Command(filepath.Join(bin, "kube-controller-manager"), "--kubeconfig="+c.Kubeconfig,
 			"--authentication-kubeconfig="+c.Kubeconfig, "--authorization-kubeconfig="+c.Kubeconfig,
@@ -252,12 +236,9 @@ func (c *Cluster) startControllers() error {
 			"--server-address=127.0.0.1:0"),
 	}
 	for _, cmd := range cmds {
-		f := logs(filepath.Base(cmd.Path))
-		cmd.Stdout, cmd.Stderr = f, f
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting %s: %w", cmd.Path, err)
+		if err := c.start(cmd, &c.procs); err != nil {
+			return err
 		}
-		c.procs = append(c.procs, cmd)
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
 		Name:        NodeName,

@@ -8,10 +8,7 @@ import (
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
 	"github.com/tandem-ci/tandem/internal/localcluster"
 )
@@ -79,12 +76,10 @@ func RequireFlux(t testing.TB) {
 	}
 }
 
-// CreateJob creates a one-container migration Job ns/name (backoffLimit 0).
+// CreateJob creates a one-container migration Job ns/name (see localcluster.CreateJob).
 func CreateJob(t testing.TB, kube kubernetes.Interface, ns, name string) *batchv1.Job {
 	t.Helper()
-	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0),
-		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "migrate", Image: "m"}}}}}}
-	job, err := kube.BatchV1().Jobs(ns).Create(context.Background(), job, metav1.CreateOptions{})
+	job, err := localcluster.CreateJob(context.Background(), kube, ns, name)
 	if err != nil {
 		t.Fatal(err)
 	}
