@@ -51,8 +51,7 @@ func (f *preflightFlags) step(p release.Plan, checkout string, insecure bool, w 
 
 // printPhase prints one phase line, and the program's log when it failed.
 func printPhase(w io.Writer, ph preflight.Phase) {
-	detail, _, _ := strings.Cut(ph.Detail, "\n")
-	fmt.Fprintf(w, "    %-9s %-8s %7s  %s\n", ph.Name, ph.Status, ph.Duration.Round(time.Millisecond), detail)
+	fmt.Fprintf(w, "    %s\n", ph.Line())
 	if ph.Status != preflight.StatusFailed {
 		return
 	}

@@ -15,6 +15,12 @@ import (
 // ErrNotFound is returned by Find when an image is not in the registry.
 var ErrNotFound = errors.New("image not found")
 
+// IsNotFound reports whether err is a registry's "no such manifest" answer (HTTP 404).
+func IsNotFound(err error) bool {
+	var te *transport.Error
+	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+}
+
 // Find checks that both images of a release exist, built elsewhere (kaniko, Docker,
 // Dagger, another toolchain), and returns them with their digests. Nothing is pushed.
 func Find(ctx context.Context, serviceRepo, migrationRepo, tag string, opts ...PublishOption) (Result, error) {
@@ -37,8 +43,7 @@ func Find(ctx context.Context, serviceRepo, migrationRepo, tag string, opts ...P
 		}
 		desc, err := remote.Head(ref, remoteOpts(ctx, o, nil)...)
 		if err != nil {
-			var te *transport.Error
-			if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			if IsNotFound(err) {
 				err = fmt.Errorf("%w: push it first (this release was told the images are prebuilt)", ErrNotFound)
 			}
 			errs = append(errs, fmt.Errorf("finding image %s: %w", ref, err))

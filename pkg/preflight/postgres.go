@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -21,8 +22,13 @@ import (
 var ErrNoPostgres = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found")
 
 // PostgresBinDir finds the system's PostgreSQL server binaries: pg_config --bindir, else
-// the newest /usr/lib/postgresql/*/bin (Debian's layout).
-func PostgresBinDir() (string, error) {
+// the newest /usr/lib/postgresql/*/bin (Debian's layout). It looks once per process: every
+// pre-flight start and schema dump asks.
+func PostgresBinDir() (string, error) { return postgresBinDir() }
+
+var postgresBinDir = sync.OnceValues(findPostgresBinDir)
+
+func findPostgresBinDir() (string, error) {
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
 		dir := strings.TrimSpace(string(out))
 		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
@@ -83,25 +89,23 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 			return nil, fmt.Errorf("starting PostgreSQL as the postgres user (initdb refuses root): it cannot reach %s, %s is closed to other users: set TMPDIR to a folder it may traverse", p.dir, dir)
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort()
 	if err != nil {
 		os.RemoveAll(p.dir)
 		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	data := filepath.Join(p.dir, "data")
 	if err := p.run(ctx, "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
 		os.RemoveAll(p.dir)
 		return nil, err
 	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, p.dir)
+	opts := fmt.Sprintf("-p %s -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, p.dir)
 	if err := p.run(ctx, "pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(p.dir, "server.log"), "-w", "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(p.dir, "server.log"))
 		p.Stop()
 		return nil, fmt.Errorf("%w\n%s", err, tail(log, 20))
 	}
-	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable", port)
 	return p, nil
 }
 
@@ -168,6 +172,16 @@ func NormalizeSchema(dump string) string {
 		keep = append(keep, l)
 	}
 	return strings.Join(keep, "\n")
+}
+
+// freePort returns a loopback TCP port nothing listens on now.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
 }
 
 // tail returns the last n lines of b.

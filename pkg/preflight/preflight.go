@@ -51,6 +51,13 @@ type Phase struct {
 	Log string `json:"log,omitempty"`
 }
 
+// Line is the phase as one report line: name, status, duration and the detail's first
+// line (a failure's detail may go on, e.g. with a schema diff).
+func (p Phase) Line() string {
+	detail, _, _ := strings.Cut(p.Detail, "\n")
+	return fmt.Sprintf("%-9s %-8s %8s  %s", p.Name, p.Status, p.Duration.Round(time.Millisecond), detail)
+}
+
 // Result is the whole report.
 type Result struct {
 	Tag         string        `json:"tag"`
@@ -98,7 +105,8 @@ type Config struct {
 	Runner      Runner
 	Keychain    authn.Keychain
 	NameOptions []name.Option // e.g. name.Insecure for a plain-HTTP registry
-	// Timeout bounds each program run (default 2m); the service gets StartTimeout to listen.
+	// Timeout bounds each program run (default 2m); the local runner gives the service
+	// StartTimeout (default 30s) to listen.
 	Timeout      time.Duration
 	StartTimeout time.Duration
 	// Progress is called after each phase.
@@ -119,9 +127,6 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Minute
-	}
-	if cfg.StartTimeout <= 0 {
-		cfg.StartTimeout = 30 * time.Second
 	}
 	runner := cfg.Runner
 	if runner == nil {

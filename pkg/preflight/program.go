@@ -20,15 +20,17 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/tandem-ci/tandem/pkg/image"
 )
 
 // ErrNeedsContainer is returned when an image's command is not a static executable for
 // this machine: it can only run in a container (the Dagger module's preflight does).
 var ErrNeedsContainer = errors.New("needs a container runtime")
 
-// ErrNoImage is returned when the image reference has no image in the registry.
-var ErrNoImage = errors.New("image not found")
+// ErrNoImage is returned when the image reference has no image in the registry: the
+// sentinel of image.Find, one condition, one error.
+var ErrNoImage = image.ErrNotFound
 
 // Program is an image's file system unpacked on this machine, with the image's
 // configuration: enough to run a static binary from it without a container runtime.
@@ -48,8 +50,7 @@ func Fetch(ctx context.Context, ref string, kc authn.Keychain, dir string, opts 
 	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc),
 		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}))
 	if err != nil {
-		var te *transport.Error
-		if errors.As(err, &te) && te.StatusCode == 404 {
+		if image.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: %s", ErrNoImage, ref)
 		}
 		return nil, fmt.Errorf("pulling %s: %w", ref, err)

@@ -135,12 +135,10 @@ func (l *Local) Run(ctx context.Context, c Container, env []string) (string, err
 
 // Serve starts the image's static executable with PORT set to a free port.
 func (l *Local) Serve(ctx context.Context, c Container, env []string) (Service, error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	port := strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)
-	lis.Close()
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	cmd, err := l.command(sctx, c, append(env, "PORT="+port))
 	if err != nil {

@@ -31,6 +31,10 @@ type Preflight struct {
 	// Options carries what the manifests cannot say: DatabaseURL, DatabaseEnv,
 	// CompatCheck, Keychain, NameOptions, Timeout, Progress.
 	Options preflight.Config
+
+	// validated is Validate's configuration, which Preflight runs for the same tag
+	// instead of building the manifests again.
+	validated *preflight.Config
 }
 
 // Describe says what Preflight would do.
@@ -84,12 +88,18 @@ func (s *Preflight) Config(tag string) (preflight.Config, error) {
 // Validate reads what the pre-flight needs from the checkout, so that a release fails
 // before it builds anything when the pre-flight could not run.
 func (s *Preflight) Validate(tag string) error {
-	_, err := s.Config(tag)
+	cfg, err := s.Config(tag)
+	if err == nil {
+		s.validated = &cfg
+	}
 	return err
 }
 
 // Preflight runs it.
 func (s *Preflight) Preflight(ctx context.Context, tag string) (preflight.Result, error) {
+	if v := s.validated; v != nil && v.Tag == tag {
+		return preflight.Run(ctx, *v)
+	}
 	cfg, err := s.Config(tag)
 	if err != nil {
 		return preflight.Result{Tag: tag}, err

@@ -219,8 +219,7 @@ func (r *run) release(ctx context.Context, tag, src string) (release.Result, err
 		rel.Preflight = &release.Preflight{Plan: p, Checkout: r.src, Options: preflight.Config{Keychain: r.kc, CompatCheck: r.cfg.CompatCheck,
 			Progress: func(ph preflight.Phase) {
 				if r.cfg.Out != nil {
-					detail, _, _ := strings.Cut(ph.Detail, "\n")
-					fmt.Fprintf(r.cfg.Out, "     %-9s %-8s %8s  %s\n", ph.Name, ph.Status, ph.Duration.Round(time.Millisecond), detail)
+					fmt.Fprintf(r.cfg.Out, "     %s\n", ph.Line())
 				}
 			}}}
 	}
