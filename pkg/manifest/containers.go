@@ -38,10 +38,18 @@ var podSpecPaths = map[string][]string{
 	"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
 }
 
-// Containers lists every container (init containers included) of the workloads in m,
-// in build order.
-func Containers(m resmap.ResMap) ([]Container, error) {
-	var out []Container
+// Workload is a resource of a build that runs pods, with its pod spec.
+type Workload struct {
+	Kind, Name string
+	// File is the source file, relative to the kustomization, when the build recorded
+	// origins (BuildWithTag with WithOrigins); empty otherwise.
+	File    string
+	PodSpec *yaml.RNode
+}
+
+// Workloads lists the resources of m that run pods (podSpecPaths), in build order.
+func Workloads(m resmap.ResMap) ([]Workload, error) {
+	var out []Workload
 	for _, r := range m.Resources() {
 		p, ok := podSpecPaths[r.GetKind()]
 		if !ok {
@@ -58,18 +66,32 @@ func Containers(m resmap.ResMap) ([]Container, error) {
 		if spec == nil {
 			continue
 		}
+		out = append(out, Workload{Kind: r.GetKind(), Name: r.GetName(), File: file, PodSpec: spec})
+	}
+	return out, nil
+}
+
+// Containers lists every container (init containers included) of the workloads in m,
+// in build order.
+func Containers(m resmap.ResMap) ([]Container, error) {
+	ws, err := Workloads(m)
+	if err != nil {
+		return nil, err
+	}
+	var out []Container
+	for _, w := range ws {
 		for _, field := range []string{"initContainers", "containers"} {
-			list, err := spec.Pipe(yaml.Lookup(field))
+			list, err := w.PodSpec.Pipe(yaml.Lookup(field))
 			if err != nil || list == nil {
 				continue
 			}
 			elems, err := list.Elements()
 			if err != nil {
-				return nil, fmt.Errorf("%s %s: %s: %w", r.GetKind(), r.GetName(), field, err)
+				return nil, fmt.Errorf("%s %s: %s: %w", w.Kind, w.Name, field, err)
 			}
 			for _, e := range elems {
-				out = append(out, Container{Kind: r.GetKind(), Name: r.GetName(), Container: scalarField(e, "name"),
-					Image: scalarField(e, "image"), Init: field == "initContainers", File: file})
+				out = append(out, Container{Kind: w.Kind, Name: w.Name, Container: scalarField(e, "name"),
+					Image: scalarField(e, "image"), Init: field == "initContainers", File: w.File})
 			}
 		}
 	}

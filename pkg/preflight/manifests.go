@@ -4,53 +4,49 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/api/resmap"
+
+	"github.com/tandem-ci/tandem/pkg/manifest"
 )
 
 // ErrNoWorkload is returned when a build has no container running the given repository.
 var ErrNoWorkload = errors.New("image not in the manifests")
 
 // FromManifests finds, in a build of the manifests (manifest.BuildWithTag), the container
-// of kind (Job or Deployment) whose image is in repository: its image, command, args and
-// literal environment, including the data of ConfigMaps it takes envFrom when they are
-// part of the build. Values the build cannot give (Secrets, ConfigMaps made elsewhere,
+// of a workload of kind (Job, Deployment, any kind manifest.Workloads knows) whose image
+// is in repository: its image, command, args and literal environment, including the
+// data of ConfigMaps it takes envFrom when they are part of the build (in key order). Values the build cannot give (Secrets, ConfigMaps made elsewhere,
 // valueFrom) are listed in Unresolved.
 func FromManifests(m resmap.ResMap, kind, repository string) (Container, error) {
 	configMaps := map[string]map[string]string{}
-	var specs []corev1.PodSpec
 	for _, r := range m.Resources() {
-		b, err := r.MarshalJSON()
+		if r.GetKind() == "ConfigMap" {
+			configMaps[r.GetName()] = r.GetDataMap()
+		}
+	}
+	workloads, err := manifest.Workloads(m)
+	if err != nil {
+		return Container{}, err
+	}
+	var specs []corev1.PodSpec
+	for _, w := range workloads {
+		if w.Kind != kind {
+			continue
+		}
+		b, err := w.PodSpec.MarshalJSON()
 		if err != nil {
 			return Container{}, err
 		}
-		switch r.GetKind() {
-		case "ConfigMap":
-			var cm corev1.ConfigMap
-			if err := json.Unmarshal(b, &cm); err != nil {
-				return Container{}, fmt.Errorf("ConfigMap %s: %w", r.GetName(), err)
-			}
-			configMaps[cm.Name] = cm.Data
-		case kind:
-			switch kind {
-			case "Job":
-				var j batchv1.Job
-				if err := json.Unmarshal(b, &j); err != nil {
-					return Container{}, fmt.Errorf("Job %s: %w", r.GetName(), err)
-				}
-				specs = append(specs, j.Spec.Template.Spec)
-			case "Deployment":
-				var d appsv1.Deployment
-				if err := json.Unmarshal(b, &d); err != nil {
-					return Container{}, fmt.Errorf("Deployment %s: %w", r.GetName(), err)
-				}
-				specs = append(specs, d.Spec.Template.Spec)
-			}
+		var spec corev1.PodSpec
+		if err := json.Unmarshal(b, &spec); err != nil {
+			return Container{}, fmt.Errorf("%s %s: pod spec: %w", w.Kind, w.Name, err)
 		}
+		specs = append(specs, spec)
 	}
 	var others []string
 	for _, spec := range specs {
@@ -68,8 +64,8 @@ func FromManifests(m resmap.ResMap, kind, repository string) (Container, error) 
 						out.Unresolved = append(out.Unresolved, "ConfigMap "+from.ConfigMapRef.Name)
 						continue
 					}
-					for k, v := range data {
-						out.Env = append(out.Env, from.Prefix+k+"="+v)
+					for _, k := range slices.Sorted(maps.Keys(data)) {
+						out.Env = append(out.Env, from.Prefix+k+"="+data[k])
 					}
 				case from.SecretRef != nil:
 					out.Unresolved = append(out.Unresolved, "Secret "+from.SecretRef.Name)
