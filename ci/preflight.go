@@ -129,6 +129,12 @@ func (r *containerRunner) Database(ctx context.Context) (string, string, func(),
 	return "postgres://postgres@" + dbAlias + ":5432/postgres?sslmode=disable", "in a " + img + " service container", stop, nil
 }
 
+// fresh makes every exec on c a new run: the engine caches execs by their inputs, and the
+// migration's second run or a schema dump after it must not be a cache hit.
+func fresh(c *dagger.Container) *dagger.Container {
+	return c.WithEnvVariable("TANDEM_PREFLIGHT_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
+}
+
 // container is c's image with env and the database bound, ready to exec c's command.
 func (r *containerRunner) container(ctx context.Context, c preflight.Container, env []string) (*dagger.Container, []string, error) {
 	ctr := r.from(c.Image)
@@ -147,9 +153,7 @@ func (r *containerRunner) container(ctx context.Context, c preflight.Container, 
 		k, v, _ := strings.Cut(e, "=")
 		ctr = ctr.WithEnvVariable(k, v)
 	}
-	// Every exec is a fresh run: the migration's second run must not be a cache hit.
-	ctr = ctr.WithEnvVariable("TANDEM_PREFLIGHT_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
-	return ctr.WithServiceBinding(dbAlias, r.db), preflight.Argv(ep, cmd, c.Command, c.Args), nil
+	return fresh(ctr).WithServiceBinding(dbAlias, r.db), preflight.Argv(ep, cmd, c.Command, c.Args), nil
 }
 
 func (r *containerRunner) Run(ctx context.Context, c preflight.Container, env []string) (string, error) {
@@ -177,8 +181,7 @@ func (r *containerRunner) Schema(ctx context.Context, url string) (string, error
 	if img == "" {
 		img = "postgres:17-alpine"
 	}
-	out, err := dag.Container().From(img).WithServiceBinding(dbAlias, r.db).
-		WithEnvVariable("TANDEM_PREFLIGHT_RUN", strconv.FormatInt(time.Now().UnixNano(), 10)).
+	out, err := fresh(dag.Container().From(img)).WithServiceBinding(dbAlias, r.db).
 		WithExec([]string{"pg_dump", "--schema-only", "--no-owner", "--no-privileges", url}).Stdout(ctx)
 	if err != nil {
 		return "", fmt.Errorf("pg_dump --schema-only: %w", err)
@@ -206,10 +209,9 @@ type containerService struct {
 }
 
 func (s *containerService) client() *dagger.Container {
-	return dag.Container().From("curlimages/curl:8.11.1").WithServiceBinding(serviceAlias, s.svc).
+	return fresh(dag.Container().From("curlimages/curl:8.11.1")).WithServiceBinding(serviceAlias, s.svc).
 		WithEnvVariable("SERVICE_URL", "http://"+serviceAlias+":"+strconv.Itoa(servicePort)).
-		WithEnvVariable("PORT", strconv.Itoa(servicePort)).
-		WithEnvVariable("TANDEM_PREFLIGHT_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
+		WithEnvVariable("PORT", strconv.Itoa(servicePort))
 }
 
 func (s *containerService) Get(ctx context.Context, path string) (int, string, error) {
