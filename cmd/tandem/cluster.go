@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/release"
 )
 
 // clusterFlags are shared by the commands talking to Kubernetes.
@@ -30,7 +31,18 @@ func (f *clusterFlags) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "give up after this long (in a release: the deadline of each step)")
 }
 
+// checkTimeout refuses a deadline that would silently mean none.
+func checkTimeout(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("--timeout %s: must be positive (e.g. 10m); there is no \"no deadline\"", d)
+	}
+	return nil
+}
+
 func (f *clusterFlags) clients() (kubernetes.Interface, dynamic.Interface, string, error) {
+	if err := checkTimeout(f.timeout); err != nil {
+		return nil, nil, "", err
+	}
 	cfg, ns, err := cluster.Config(f.kubeconfig, f.namespace)
 	if err != nil {
 		return nil, nil, "", err
@@ -105,12 +117,18 @@ func newWaitCmds() []*cobra.Command {
 
 func newReconcileCmd() *cobra.Command {
 	var f clusterFlags
-	var source, kustomization string
+	var source, kustomization, fluxNamespace string
 	cmd := &cobra.Command{
 		Use:   "reconcile",
 		Short: "Ask Flux to reconcile the OCIRepository (then the Kustomization) and wait until Ready",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The Flux objects live in Flux's namespace, not the kube context's (as in
+			// release --reconcile); -n is kept as a synonym for scripts that pass it.
+			if cmd.Flags().Changed("namespace") && !cmd.Flags().Changed("flux-namespace") {
+				fluxNamespace = f.namespace
+			}
+			f.namespace = fluxNamespace
 			_, dyn, ns, err := f.clients()
 			if err != nil {
 				return err
@@ -129,6 +147,7 @@ func newReconcileCmd() *cobra.Command {
 	f.bind(cmd.Flags())
 	cmd.Flags().StringVar(&source, "source", env("CI_PROJECT_NAME"), "OCIRepository name ($CI_PROJECT_NAME)")
 	cmd.Flags().StringVar(&kustomization, "kustomization", "", "Kustomization name (default: same as --source; \"-\" to skip)")
+	cmd.Flags().StringVar(&fluxNamespace, "flux-namespace", release.DefaultFluxNamespace, "namespace of the Flux OCIRepository and Kustomization (-n is a synonym)")
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -22,7 +23,7 @@ func main() {
 	err := root.ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		report(root, os.Stdout, os.Stderr, err)
+		report(root, os.Args[1:], os.Stdout, os.Stderr, err)
 		os.Exit(1)
 	}
 }
@@ -30,19 +31,37 @@ func main() {
 // report tells why a command failed: on stderr, and with -o json also as a JSON object
 // on stdout, so a script parsing stdout always gets JSON. A command that already printed
 // its result (lint's findings) only sets the exit code.
-func report(root *cobra.Command, stdout, stderr io.Writer, err error) {
+func report(root *cobra.Command, args []string, stdout, stderr io.Writer, err error) {
 	var exit *exitError
 	if errors.As(err, &exit) {
 		return
 	}
-	fmt.Fprintln(stderr, "tandem:", err)
-	if f, _ := root.PersistentFlags().GetString("output"); f == "json" {
+	fmt.Fprintln(stderr, "tandem:", strings.TrimSpace(err.Error()))
+	if f, _ := root.PersistentFlags().GetString("output"); f == "json" || wantsJSON(args) {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(struct {
 			Error string `json:"error"`
-		}{err.Error()})
+		}{strings.TrimSpace(err.Error())})
 	}
+}
+
+// wantsJSON reports whether args ask for -o json: when parsing stopped at a bad flag or
+// an unknown command, the flags after it were never read.
+func wantsJSON(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "-o" || a == "--output":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
+		case a == "-ojson" || a == "-o=json" || a == "--output=json":
+			return true
+		}
+	}
+	return false
 }
 
 // exitError makes tandem exit non-zero after the command already reported why.

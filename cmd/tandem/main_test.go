@@ -194,7 +194,7 @@ func TestJSONErrors(t *testing.T) {
 	root.SetOut(io.Discard)
 	err := root.Execute()
 	var stdout, stderr bytes.Buffer
-	report(root, &stdout, &stderr, err)
+	report(root, nil, &stdout, &stderr, err)
 	var got struct{ Error string }
 	if jerr := json.Unmarshal(stdout.Bytes(), &got); jerr != nil || !strings.Contains(got.Error, "missing.yaml") || !strings.Contains(stderr.String(), "tandem: ") {
 		t.Errorf("stdout %q (%v), stderr %q", stdout.String(), jerr, stderr.String())

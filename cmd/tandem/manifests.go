@@ -19,6 +19,7 @@ import (
 
 func newInitCmd() *cobra.Command {
 	var spec manifest.Spec
+	var replicas int32
 	var command string
 	var force bool
 	var waiter, registry, fluxDir string
@@ -39,6 +40,7 @@ func newInitCmd() *cobra.Command {
 				return fmt.Errorf("--migration-command %q: %w: quote as in a shell, e.g. 'sh -c \"alembic upgrade head\"'", command, err)
 			}
 			spec.MigrationCommand = words
+			spec.Replicas = &replicas
 			// The naming rule every door shares: <registry>/<app>, <registry>/<app>-migration.
 			spec.Image, spec.MigrationImage, _ = image.Repositories(registry, spec.App, spec.Image, spec.MigrationImage, "")
 			switch waiter {
@@ -104,7 +106,7 @@ func newInitCmd() *cobra.Command {
 	f.StringVar(&command, "migration-command", "", `migration command, e.g. "npx prisma migrate deploy"`)
 	f.StringVar(&spec.ConfigMap, "config-map", "", "ConfigMap with the environment of service AND migration (default <app>-config)")
 	f.StringVar(&spec.Secret, "secret", "", "Secret with DATABASE_URL etc. for service AND migration (default <app>-secrets)")
-	f.Int32Var(&spec.Replicas, "replicas", manifest.DefaultReplicas, "Deployment replicas")
+	f.Int32Var(&replicas, "replicas", manifest.DefaultReplicas, "Deployment replicas (0: scaled to zero)")
 	f.Int32Var(&spec.Port, "port", manifest.DefaultPort, "container port of the service")
 	f.StringVar(&waiter, "waiter", "k8s-wait-for", "init container that waits for the migration Job: k8s-wait-for, or tandem (fails fast and prints the failed migration's log; build it with tandem waiter-image)")
 	f.StringVar(&spec.WaiterImage, "waiter-image", manifest.DefaultWaiterImage, "waiter image (overrides --waiter's default image)")

@@ -177,6 +177,9 @@ func runRelease(cmd *cobra.Command, f *releaseFlags, r *release.Release) error {
 	if err != nil {
 		return err
 	}
+	if err := checkTimeout(f.cluster.timeout); err != nil {
+		return err
+	}
 	if format == "text" {
 		fmt.Fprintf(cmd.OutOrStdout(), "release %s (tag from %s)\n", r.Plan.Tag, r.Plan.TagSource)
 		r.Progress = func(s release.Step) {

@@ -64,7 +64,7 @@ func Files(spec Spec) (map[string][]byte, error) {
 		return nil, err
 	}
 	data := templateData{Spec: spec, JobBase: tag.MigrationBase(spec.App), AppendIndex: AppendIndex}
-	tmpl, err := template.New("").Funcs(template.FuncMap{"q": quote, "qlist": quoteList}).ParseFS(templates, "templates/*.yaml")
+	tmpl, err := template.New("").Funcs(template.FuncMap{"q": quote, "qlist": quoteList, "deref": func(p *int32) int32 { return *p }}).ParseFS(templates, "templates/*.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("parsing templates: %w", err)
 	}

@@ -46,7 +46,7 @@ type Spec struct {
 	MigrationCommand []string `json:"migrationCommand"`
 	ConfigMap        string   `json:"configMap,omitempty"` // env for both; default <app>-config
 	Secret           string   `json:"secret,omitempty"`    // env for both; default <app>-secrets
-	Replicas         int32    `json:"replicas,omitempty"`
+	Replicas         *int32   `json:"replicas,omitempty"` // nil: DefaultReplicas; 0 is kept (scaled to zero)
 	Port             int32    `json:"port,omitempty"`
 	WaiterImage      string   `json:"waiterImage,omitempty"`
 	WaiterMode       string   `json:"waiterMode,omitempty"` // job-wr (default) or job
@@ -66,8 +66,9 @@ func (s Spec) WithDefaults() Spec {
 	if s.Secret == "" {
 		s.Secret = s.App + "-secrets"
 	}
-	if s.Replicas == 0 {
-		s.Replicas = DefaultReplicas
+	if s.Replicas == nil {
+		n := int32(DefaultReplicas)
+		s.Replicas = &n
 	}
 	if s.Port == 0 {
 		s.Port = DefaultPort
@@ -119,8 +120,8 @@ func (s Spec) Validate() error {
 			errs = append(errs, fmt.Sprintf("%s %q: %s", f[0], f[1], strings.Join(e, "; ")))
 		}
 	}
-	if s.Replicas < 0 {
-		errs = append(errs, fmt.Sprintf("replicas %d: must not be negative", s.Replicas))
+	if s.Replicas != nil && *s.Replicas < 0 {
+		errs = append(errs, fmt.Sprintf("replicas %d: must not be negative", *s.Replicas))
 	}
 	if s.Port < 1 || s.Port > 65535 {
 		errs = append(errs, fmt.Sprintf("port %d: must be 1-65535", s.Port))

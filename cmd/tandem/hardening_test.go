@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tandem-ci/tandem/pkg/manifest"
+)
+
+// The regressions of hardening round 2 (issue 19) that concern only the CLI's mapping.
+
+// TestInitReplicasZero: --replicas 0 scales the Deployment to zero; it is not "unset".
+func TestInitReplicasZero(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "k8s")
+	if _, err := run(t, "init", dir, "--app", "shop", "--image", "r.example.com/shop", "--migration-command", "m", "--replicas", "0", "--no-flux"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "deployment.yaml"))
+	if err != nil || !strings.Contains(string(b), "replicas: 0\n") {
+		t.Errorf("deployment.yaml (%v):\n%s", err, b)
+	}
+	if _, err := run(t, "init", dir, "--app", "shop", "--image", "r.example.com/shop", "--migration-command", "m", "--replicas", "-1", "--force", "--no-flux"); err == nil || !strings.Contains(err.Error(), "replicas -1") {
+		t.Errorf("--replicas -1 = %v", err)
+	}
+	// Left unset, the default stays.
+	if f, err := manifest.Files(manifest.Spec{App: "shop", Image: "r.example.com/shop", MigrationCommand: []string{"m"}}); err != nil || !strings.Contains(string(f["deployment.yaml"]), "replicas: 2\n") {
+		t.Errorf("default replicas (%v):\n%s", err, f["deployment.yaml"])
+	}
+}
+
+// apiRecorder stands in for a kube-apiserver and records the paths asked for; it
+// answers 404, which is all these tests need (which namespace the command asks).
+func apiRecorder(t *testing.T) (kubeconfig string, paths func() []string) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.URL.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`))
+	}))
+	t.Cleanup(srv.Close)
+	kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
+	os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "+srv.URL+"}}]\ncontexts: [{name: c, context: {cluster: c, user: u, namespace: apps}}]\nusers: [{name: u, user: {}}]\ncurrent-context: c\n"), 0o600)
+	return kubeconfig, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string{}, got...) }
+}
+
+// TestReconcileFluxNamespace: `tandem reconcile` looks for the Flux objects in
+// flux-system (as release --reconcile does), not in the kube context's namespace.
+func TestReconcileFluxNamespace(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "/namespaces/flux-system/ocirepositories/shop"},
+		{[]string{"--flux-namespace", "gitops"}, "/namespaces/gitops/ocirepositories/shop"},
+		{[]string{"-n", "legacy"}, "/namespaces/legacy/ocirepositories/shop"},
+	} {
+		kubeconfig, paths := apiRecorder(t)
+		_, err := run(t, append([]string{"reconcile", "--source", "shop", "--kubeconfig", kubeconfig, "--timeout", "5s"}, c.args...)...)
+		if err == nil {
+			t.Errorf("%v: reconcile of a missing object succeeded", c.args)
+		}
+		found := false
+		for _, p := range paths() {
+			found = found || strings.HasSuffix(p, c.want)
+			if strings.Contains(p, "/namespaces/apps/") {
+				t.Errorf("%v: asked the context's namespace: %s", c.args, p)
+			}
+		}
+		if !found {
+			t.Errorf("%v: never asked for %s: %v", c.args, c.want, paths())
+		}
+	}
+}
+
+// TestTimeoutMustBePositive: --timeout 0 or a negative one is refused, not "no deadline".
+func TestTimeoutMustBePositive(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"reconcile", "--source", "shop", "--timeout", "0"},
+		{"watch", "--app", "shop", "--tag", "v1.0.0", "--timeout", "-1s"},
+		{"commit", "--repo-url", "http://127.0.0.1:1/x.git", "--branch", "main", "--tag", "v1.0.0", "--timeout", "0"},
+		{"push-artifact", "--path", dir, "--artifact-repo", "127.0.0.1:1/m", "--tag", "v1.0.0", "--timeout", "-1s"},
+		{"release", "--app", "shop", "--registry", "127.0.0.1:1", "--repo-url", "http://127.0.0.1:1/x.git", "--branch", "main", "--tag", "v1.0.0", "--checkout", dir, "--timeout", "0", "--dry-run"},
+	} {
+		if _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), "--timeout") || !strings.Contains(err.Error(), "must be positive") {
+			t.Errorf("%v = %v", args, err)
+		}
+	}
+}
+
+// TestJSONErrorAfterBadFlag: -o json after a bad flag or an unknown command still gets
+// JSON on stdout (the real binary: parsing stops before -o is read).
+func TestJSONErrorAfterBadFlag(t *testing.T) {
+	bin := filepath.Join(tandemBinary(t), "tandem")
+	for _, args := range [][]string{
+		{"commit", "--bogus", "-o", "json"},
+		{"frobnicate", "-o", "json"},
+		{"commit", "--bogus", "--output=json"},
+	} {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var got struct{ Error string }
+		if err == nil || json.Unmarshal(stdout.Bytes(), &got) != nil || got.Error == "" {
+			t.Errorf("%v: exit %v, stdout %q, stderr %q", args, err, stdout.String(), stderr.String())
+		}
+		if strings.HasSuffix(got.Error, "\n") || strings.HasSuffix(stderr.String(), "\n\n") {
+			t.Errorf("%v: stray newline in %q", args, got.Error)
+		}
+	}
+}
