@@ -46,7 +46,7 @@ type Spec struct {
 	MigrationCommand []string `json:"migrationCommand"`
 	ConfigMap        string   `json:"configMap,omitempty"` // env for both; default <app>-config
 	Secret           string   `json:"secret,omitempty"`    // env for both; default <app>-secrets
-	Replicas         *int32   `json:"replicas,omitempty"` // nil: DefaultReplicas; 0 is kept (scaled to zero)
+	Replicas         *int32   `json:"replicas,omitempty"`  // nil: DefaultReplicas; 0 is kept (scaled to zero)
 	Port             int32    `json:"port,omitempty"`
 	WaiterImage      string   `json:"waiterImage,omitempty"`
 	WaiterMode       string   `json:"waiterMode,omitempty"` // job-wr (default) or job
