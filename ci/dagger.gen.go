@@ -941,7 +941,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg compatCheck", err))
 				}
 			}
-			return (*Tandem).Release(&parent, ctx, source, app, registry, repoUrl, branch, gitToken, gitUsername, tag, pipelineId, commitSha, tagFormat, registryUsername, registryPassword, serviceRepository, migrationRepository, artifactRepository, path, file, authorName, authorEmail, prebuilt, kubeconfig, fluxNamespace, fluxName, dryRun, preflight, compatCheck)
+			var releaseBranch string
+			if inputArgs["releaseBranch"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["releaseBranch"]), &releaseBranch)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg releaseBranch", err))
+				}
+			}
+			return (*Tandem).Release(&parent, ctx, source, app, registry, repoUrl, branch, gitToken, gitUsername, tag, pipelineId, commitSha, tagFormat, registryUsername, registryPassword, serviceRepository, migrationRepository, artifactRepository, path, file, authorName, authorEmail, prebuilt, kubeconfig, fluxNamespace, fluxName, dryRun, preflight, compatCheck, releaseBranch)
 		case "Render":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)

@@ -130,11 +130,14 @@ func (m *Tandem) Release(
 	// The pre-flight's check of the current release's service: an HTTP path or a shell command
 	// +optional
 	compatCheck string,
+	// The branch released on purpose (e.g. $CI_DEFAULT_BRANCH): a release of another branch is refused, so a feature branch never becomes the newest artifact Flux follows
+	// +optional
+	releaseBranch string,
 ) (*ReleaseResult, error) {
 	a := doors.ReleaseArgs{App: app, Registry: registry, RepoUrl: repoUrl, Branch: branch, Tag: tag, PipelineId: pipelineId, CommitSha: commitSha,
 		TagFormat: tagFormat, RegistryUsername: registryUsername, ServiceRepository: serviceRepository, MigrationRepository: migrationRepository,
 		ArtifactRepository: artifactRepository, Path: path, File: file, GitUsername: gitUsername, AuthorName: authorName, AuthorEmail: authorEmail,
-		FluxNamespace: fluxNamespace, FluxName: fluxName, Prebuilt: prebuilt}
+		FluxNamespace: fluxNamespace, FluxName: fluxName, Prebuilt: prebuilt, ReleaseBranch: releaseBranch}
 	token, err := plaintext(ctx, gitToken)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,7 @@ type ReleaseArgs struct {
 	FluxNamespace       string `json:"fluxNamespace"`
 	FluxName            string `json:"fluxName"`
 	Prebuilt            bool   `json:"prebuilt"`
+	ReleaseBranch       string `json:"releaseBranch"`
 }
 
 // Config is the Dagger door's mapping onto the release configuration every door shares:
@@ -40,7 +41,7 @@ func (a ReleaseArgs) Config(gitToken, registryPassword string) release.Config {
 		ServiceRepository: a.ServiceRepository, MigrationRepository: a.MigrationRepository, ArtifactRepository: a.ArtifactRepository,
 		ManifestsPath: a.Path, VariablesFile: a.File,
 		Tag:     tag.Config{Explicit: a.Tag, PipelineID: a.PipelineId, CommitSHA: a.CommitSha, Format: a.TagFormat, Branch: a.Branch},
-		RepoURL: a.RepoUrl, Branch: a.Branch, GitUsername: a.GitUsername, GitToken: gitToken,
+		RepoURL: a.RepoUrl, Branch: a.Branch, ReleaseBranch: a.ReleaseBranch, GitUsername: a.GitUsername, GitToken: gitToken,
 		AuthorName: a.AuthorName, AuthorEmail: a.AuthorEmail,
 		RegistryUsername: a.RegistryUsername, RegistryPassword: registryPassword,
 		Prebuilt:      a.Prebuilt,

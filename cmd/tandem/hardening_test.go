@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tandem-ci/tandem/internal/testregistry"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 )
 
@@ -120,5 +121,35 @@ func TestJSONErrorAfterBadFlag(t *testing.T) {
 		if strings.HasSuffix(got.Error, "\n") || strings.HasSuffix(stderr.String(), "\n\n") {
 			t.Errorf("%v: stray newline in %q", args, got.Error)
 		}
+	}
+}
+
+// TestFeatureBranchRefused: with GitLab's CI_COMMIT_BRANCH=feature and
+// CI_DEFAULT_BRANCH=main, release, commit and push-artifact refuse before anything is
+// built or pushed; --release-branch feature releases it on purpose.
+func TestFeatureBranchRefused(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	t.Setenv("CI_COMMIT_BRANCH", "feature")
+	t.Setenv("CI_DEFAULT_BRANCH", "main")
+	t.Setenv("CI_PROJECT_URL", "")
+	dir := t.TempDir()
+	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
+	for _, args := range [][]string{
+		{"release", "--app", "shop", "--registry", reg.Host, "--source", hello, "--checkout", dir, "--repo-url", "http://127.0.0.1:1/shop.git", "--tag", "v1.11.0"},
+		{"commit", "--app", "shop", "--repo-url", "http://127.0.0.1:1/shop.git", "--tag", "v1.11.0"},
+		{"push-artifact", "--app", "shop", "--registry", reg.Host, "--path", dir, "--tag", "v1.11.0"},
+	} {
+		before := reg.Requests.Load()
+		_, err := run(t, args...)
+		if err == nil || !strings.Contains(err.Error(), `branch "feature": not the default branch "main"`) || !strings.Contains(err.Error(), "CI_DEFAULT_BRANCH") {
+			t.Errorf("%s: %v", args[0], err)
+		}
+		if n := reg.Requests.Load() - before; n != 0 {
+			t.Errorf("%s: %d registry requests before refusing", args[0], n)
+		}
+	}
+	out, err := run(t, "release", "--app", "shop", "--registry", reg.Host, "--source", hello, "--checkout", dir, "--repo-url", "http://127.0.0.1:1/shop.git", "--tag", "v1.11.0", "--release-branch", "feature", "--dry-run")
+	if err != nil || !strings.Contains(out, "on feature of") {
+		t.Errorf("--release-branch feature --dry-run: %v\n%s", err, out)
 	}
 }

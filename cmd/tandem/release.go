@@ -32,6 +32,7 @@ type releaseFlags struct {
 	prebuilt                           bool
 	// commit
 	repoURL, branch, gitUser     string
+	releaseBranch                string
 	file, message, author, email string
 	ciSkipOption                 bool
 	checkout                     string
@@ -81,6 +82,7 @@ func (f *releaseFlags) bindCommit(fs *pflag.FlagSet) {
 	fs.StringVar(&f.author, "author-name", env("GITLAB_USER_NAME"), "commit author ($GITLAB_USER_NAME; default tandem)")
 	fs.StringVar(&f.email, "author-email", env("GITLAB_USER_EMAIL"), "commit author email ($GITLAB_USER_EMAIL)")
 	fs.BoolVar(&f.ciSkipOption, "push-option-ci-skip", false, "also send the git push option ci.skip")
+	f.bindReleaseBranch(fs)
 }
 
 func (f *releaseFlags) bindArtifact(fs *pflag.FlagSet, pathUsage string) {
@@ -89,6 +91,10 @@ func (f *releaseFlags) bindArtifact(fs *pflag.FlagSet, pathUsage string) {
 	fs.StringVar(&f.artifactSource, "artifact-source", "", "source annotation (default: the repository URL, without credentials)")
 	fs.StringSliceVar(&f.ignore, "ignore", nil, "extra ignore patterns (.gitignore syntax) besides flux's defaults")
 	fs.StringSliceVar(&f.extraTags, "extra-tag", nil, "also tag the artifact, e.g. latest")
+}
+
+func (f *releaseFlags) bindReleaseBranch(fs *pflag.FlagSet) {
+	fs.StringVar(&f.releaseBranch, "release-branch", "", "the branch released on purpose (default: only $CI_DEFAULT_BRANCH, when set, is released)")
 }
 
 // repo returns the repository URL and branch: the flags, else GitLab's
@@ -113,7 +119,8 @@ func (f *releaseFlags) config(needRepo bool) (release.Config, error) {
 	cfg := release.Config{
 		App: f.app, Registry: f.registry, ServiceRepository: f.image, MigrationRepository: f.migrationImage, ArtifactRepository: f.artifactRepo,
 		ManifestsPath: f.path, VariablesFile: f.file, Tag: f.tag,
-		Branch: f.branch, GitUsername: f.gitUser, GitToken: env("TANDEM_GIT_TOKEN"),
+		Branch: firstOf(f.branch, env("CI_COMMIT_BRANCH")), DefaultBranch: env("CI_DEFAULT_BRANCH"), ReleaseBranch: f.releaseBranch, ExtraTags: f.extraTags,
+		GitUsername: f.gitUser, GitToken: env("TANDEM_GIT_TOKEN"),
 		AuthorName: f.author, AuthorEmail: f.email, Message: f.message, PushOptionCISkip: f.ciSkipOption, SourceURL: f.artifactSource,
 		RegistryUsername: f.regUser, RegistryPassword: f.registryPassword(), Prebuilt: f.prebuilt,
 		FluxNamespace: f.fluxNamespace, FluxSource: f.fluxSource, FluxKustomization: f.fluxKustomization,
@@ -157,7 +164,7 @@ func (f *releaseFlags) images(p release.Plan) (release.ImagePublisher, error) {
 }
 
 func (f *releaseFlags) artifactOptions(p release.Plan) []artifact.Option {
-	opts := []artifact.Option{artifact.WithKeychain(image.Keychain(p.RegistryCredentials(), nil)), artifact.WithIgnore(f.ignore...), artifact.WithExtraTags(f.extraTags...)}
+	opts := []artifact.Option{artifact.WithKeychain(image.Keychain(p.RegistryCredentials(), nil)), artifact.WithIgnore(f.ignore...), artifact.WithExtraTags(p.ExtraTags...)}
 	if f.insecure {
 		opts = append(opts, artifact.WithInsecure())
 	}
@@ -356,6 +363,7 @@ func newPushArtifactCmd() *cobra.Command {
 			f.bindArtifact(fs, "manifests folder to push")
 			fs.StringVar(&f.image, "image", "", "service image repository, for the default --artifact-repo (default <registry>/<app>)")
 			f.bindRegistry(fs)
+			f.bindReleaseBranch(fs)
 			fs.StringVar(&f.revision, "revision", "", "revision annotation, e.g. main@sha1:<commit> (default from $CI_COMMIT_BRANCH/$CI_COMMIT_SHA)")
 		},
 		func(f *releaseFlags, r *release.Release) (err error) {

@@ -57,3 +57,13 @@ func emit(cmd *cobra.Command, v any, text func(w io.Writer)) error {
 	text(w)
 	return nil
 }
+
+// firstOf returns the first non-empty value.
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -89,6 +89,14 @@ func WithForce() Option { return func(o *options) { o.force = true } }
 // Revision formats a revision the way Flux does: <branch>@sha1:<commit>.
 func Revision(branch, commit string) string { return branch + "@sha1:" + commit }
 
+// ValidateTag checks t is a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}).
+func ValidateTag(t string) error {
+	if _, err := name.NewTag("example.com/x:"+t, name.StrictValidation); err != nil || t == "" {
+		return fmt.Errorf("not a valid OCI tag: up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'")
+	}
+	return nil
+}
+
 // URL returns oci://<repository>:<tag>.
 func URL(repository, tag string) string {
 	return oci.OCIRepositoryPrefix + strings.TrimPrefix(repository, oci.OCIRepositoryPrefix) + ":" + tag
@@ -105,6 +113,11 @@ func Push(ctx context.Context, url, dir string, opts ...Option) (Result, error) 
 	ref, err := oci.ParseArtifactURL(url)
 	if err != nil {
 		return res, fmt.Errorf("parsing artifact URL %s: %w", url, err)
+	}
+	for _, t := range o.extraTags {
+		if err := ValidateTag(t); err != nil {
+			return res, fmt.Errorf("extra tag %q: %w", t, err)
+		}
 	}
 	if err := checkFolder(dir); err != nil {
 		return res, err

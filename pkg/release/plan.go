@@ -50,6 +50,12 @@ type Config struct {
 
 	RepoURL          string // git repository the bump is pushed to; credentials in it are moved out
 	Branch           string
+	// DefaultBranch is the project's default branch ($CI_DEFAULT_BRANCH): without
+	// ReleaseBranch, only it is released, so a feature branch never pushes the artifact
+	// Flux follows.
+	DefaultBranch string
+	// ReleaseBranch names the branch released on purpose (overrides DefaultBranch).
+	ReleaseBranch string
 	GitUsername      string // default "tandem" (deploy tokens need their own username)
 	GitToken         string //nolint:gosec // a credential, never printed
 	AuthorName       string
@@ -57,6 +63,7 @@ type Config struct {
 	Message          string // commit message template over .App .Tag .Old
 	PushOptionCISkip bool
 	SourceURL        string // artifact source annotation; default RepoURL, credentials stripped
+	ExtraTags        []string // further tags of the artifact, e.g. latest
 
 	RegistryUsername string
 	RegistryPassword string //nolint:gosec // a credential, never printed
@@ -96,6 +103,7 @@ type Plan struct {
 	Message          string `json:"message"`
 	PushOptionCISkip bool   `json:"pushOptionCISkip,omitempty"`
 	Source           string `json:"source"` // artifact annotation, without credentials
+	ExtraTags        []string `json:"extraTags,omitempty"`
 
 	RegistryUsername string `json:"registryUsername,omitempty"`
 
@@ -192,6 +200,25 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 			bad("%s %q: %v", r.field, r.value, err)
 		}
 	}
+	if needs(StepArtifact) {
+		for _, t := range cfg.ExtraTags {
+			if err := artifact.ValidateTag(t); err != nil {
+				bad("extra tag %q: %v", t, err)
+			}
+		}
+		p.ExtraTags = cfg.ExtraTags
+	}
+	if needs(StepCommit) || needs(StepArtifact) {
+		// The artifact goes to the repository Flux follows, under a tag newer than the
+		// live one: a feature branch's release would become the cluster's.
+		switch {
+		case cfg.Branch == "":
+		case cfg.ReleaseBranch != "" && cfg.Branch != cfg.ReleaseBranch:
+			bad("branch %q: the release branch is %q (--release-branch): release from it, or name this branch", cfg.Branch, cfg.ReleaseBranch)
+		case cfg.ReleaseBranch == "" && cfg.DefaultBranch != "" && cfg.Branch != cfg.DefaultBranch:
+			bad("branch %q: not the default branch %q ($CI_DEFAULT_BRANCH): its release would become the newest artifact Flux deploys; release from %q, or pass --release-branch %s to release this branch on purpose", cfg.Branch, cfg.DefaultBranch, cfg.DefaultBranch, cfg.Branch)
+		}
+	}
 	if needs(StepImages) && p.ServiceRepository != "" && p.ServiceRepository == p.MigrationRepository {
 		bad("migration repository %q: must differ from the service repository", p.MigrationRepository)
 	}
@@ -207,7 +234,11 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 		}
 	}
 
-	p.ManifestsPath = or(cleanRel(cfg.ManifestsPath), DefaultManifestsPath)
+	// "." is the repository root, which is not the same as no path (the default).
+	p.ManifestsPath = DefaultManifestsPath
+	if cfg.ManifestsPath != "" {
+		p.ManifestsPath = or(cleanRel(cfg.ManifestsPath), ".")
+	}
 	p.VariablesFile = cleanRel(cfg.VariablesFile)
 	if p.VariablesFile == "" {
 		p.VariablesFile = path.Join(p.ManifestsPath, path.Base(variables.DefaultFile))

@@ -310,6 +310,11 @@ func TestResolveRefusesBadInput(t *testing.T) {
 		{"escaping path", func(c *release.Config) { c.ManifestsPath = "../other" }, []string{`manifests path "../other"`}},
 		{"absolute file", func(c *release.Config) { c.VariablesFile = "/etc/x.yaml" }, []string{`variables file "/etc/x.yaml"`}},
 		{"several", func(c *release.Config) { c.Branch, c.Registry = "", "" }, []string{"branch: required", "service repository: required"}},
+		// Issue 19: a feature branch must not become the newest release Flux follows.
+		{"feature branch", func(c *release.Config) { c.Branch, c.DefaultBranch = "feature", "main" }, []string{`branch "feature": not the default branch "main"`, "CI_DEFAULT_BRANCH", "--release-branch feature"}},
+		{"other release branch", func(c *release.Config) { c.Branch, c.ReleaseBranch = "feature", "release" }, []string{`branch "feature": the release branch is "release"`}},
+		// Issue 19: an extra tag is checked before anything is built.
+		{"bad extra tag", func(c *release.Config) { c.ExtraTags = []string{"latest", "bad tag!"} }, []string{`extra tag "bad tag!": not a valid OCI tag`}},
 	}
 	for _, tt := range tests {
 		cfg := good
@@ -327,6 +332,28 @@ func TestResolveRefusesBadInput(t *testing.T) {
 	}
 	if _, err := release.Resolve(good); err != nil {
 		t.Errorf("good config: %v", err)
+	}
+	// The default branch, or a branch named on purpose, is released.
+	for _, edit := range []func(*release.Config){
+		func(c *release.Config) { c.DefaultBranch = "main" },
+		func(c *release.Config) { c.Branch, c.DefaultBranch, c.ReleaseBranch = "feature", "main", "feature" },
+	} {
+		cfg := good
+		edit(&cfg)
+		if _, err := release.Resolve(cfg); err != nil {
+			t.Errorf("%+v: %v", cfg, err)
+		}
+	}
+}
+
+// TestResolveManifestsPathRoot: --path . is the repository root, not the default k8s.
+func TestResolveManifestsPathRoot(t *testing.T) {
+	for _, path := range []string{".", "./", "./."} {
+		p, err := release.Resolve(release.Config{App: "shop", Registry: "r.example.com/acme", Tag: tag.Config{Explicit: "v1.2.0"},
+			RepoURL: "https://git.example.com/acme/shop.git", Branch: "main", ManifestsPath: path})
+		if err != nil || p.ManifestsPath != "." || p.VariablesFile != "deployment-variables.yaml" {
+			t.Errorf("path %q: manifests %q, variables %q (%v)", path, p.ManifestsPath, p.VariablesFile, err)
+		}
 	}
 }
 
