@@ -48,21 +48,21 @@ type Config struct {
 
 	Tag tag.Config
 
-	RepoURL          string // git repository the bump is pushed to; credentials in it are moved out
-	Branch           string
+	RepoURL string // git repository the bump is pushed to; credentials in it are moved out
+	Branch  string
 	// DefaultBranch is the project's default branch ($CI_DEFAULT_BRANCH): without
 	// ReleaseBranch, only it is released, so a feature branch never pushes the artifact
 	// Flux follows.
 	DefaultBranch string
 	// ReleaseBranch names the branch released on purpose (overrides DefaultBranch).
-	ReleaseBranch string
+	ReleaseBranch    string
 	GitUsername      string // default "tandem" (deploy tokens need their own username)
 	GitToken         string //nolint:gosec // a credential, never printed
 	AuthorName       string
 	AuthorEmail      string
 	Message          string // commit message template over .App .Tag .Old
 	PushOptionCISkip bool
-	SourceURL        string // artifact source annotation; default RepoURL, credentials stripped
+	SourceURL        string   // artifact source annotation; default RepoURL, credentials stripped
 	ExtraTags        []string // further tags of the artifact, e.g. latest
 
 	RegistryUsername string
@@ -95,14 +95,14 @@ type Plan struct {
 	ManifestsPath string `json:"manifestsPath"`
 	VariablesFile string `json:"variablesFile"`
 
-	RepoURL          string `json:"repoURL"` // without credentials
-	Branch           string `json:"branch"`
-	GitUsername      string `json:"gitUsername"`
-	AuthorName       string `json:"authorName"`
-	AuthorEmail      string `json:"authorEmail"`
-	Message          string `json:"message"`
-	PushOptionCISkip bool   `json:"pushOptionCISkip,omitempty"`
-	Source           string `json:"source"` // artifact annotation, without credentials
+	RepoURL          string   `json:"repoURL"` // without credentials
+	Branch           string   `json:"branch"`
+	GitUsername      string   `json:"gitUsername"`
+	AuthorName       string   `json:"authorName"`
+	AuthorEmail      string   `json:"authorEmail"`
+	Message          string   `json:"message"`
+	PushOptionCISkip bool     `json:"pushOptionCISkip,omitempty"`
+	Source           string   `json:"source"` // artifact annotation, without credentials
 	ExtraTags        []string `json:"extraTags,omitempty"`
 
 	RegistryUsername string `json:"registryUsername,omitempty"`
