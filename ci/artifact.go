@@ -8,6 +8,7 @@ import (
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/release"
 )
 
 // PushArtifact pushes the manifests folder as a Flux OCI artifact to
@@ -55,6 +56,7 @@ func (m *Tandem) PushArtifact(
 		artifact.WithKeychain(image.Keychain(image.Credentials{Username: username, Password: pw}, nil)),
 		artifact.WithRevision(revision), artifact.WithSource(gitops.StripCredentials(sourceUrl)), artifact.WithExtraTags(extraTags...),
 	}
-	res, err := artifact.Push(ctx, artifact.URL(repository, tag), dir, opts...)
+	// The same step as the release's: the artifact runs tag, and an empty build is refused.
+	res, err := (&release.FluxArtifacts{Repository: repository, Options: opts}).PushArtifact(ctx, dir, tag, "")
 	return res.Digest, err
 }

@@ -364,7 +364,7 @@ func newPushArtifactCmd() *cobra.Command {
 			fs.StringVar(&f.image, "image", "", "service image repository, for the default --artifact-repo (default <registry>/<app>)")
 			f.bindRegistry(fs)
 			f.bindReleaseBranch(fs)
-			fs.StringVar(&f.revision, "revision", "", "revision annotation, e.g. main@sha1:<commit> (default from $CI_COMMIT_BRANCH/$CI_COMMIT_SHA)")
+			fs.StringVar(&f.revision, "revision", "", "revision annotation, e.g. main@sha1:<commit> (default from $CI_COMMIT_BRANCH/$CI_COMMIT_SHA, else the checkout's HEAD)")
 		},
 		func(f *releaseFlags, r *release.Release) (err error) {
 			if r.Plan, err = stepPlan(f, false, release.StepArtifact); err != nil {
@@ -374,11 +374,21 @@ func newPushArtifactCmd() *cobra.Command {
 			if src == "" && env("CI_PROJECT_URL") != "" {
 				src = gitops.StripCredentials(env("CI_PROJECT_URL") + ".git")
 			}
-			opts := append(f.artifactOptions(r.Plan), artifact.WithSource(src))
 			rev := f.revision
 			if rev == "" && env("CI_COMMIT_SHA") != "" {
 				rev = artifact.Revision(env("CI_COMMIT_BRANCH"), env("CI_COMMIT_SHA"))
 			}
+			// Outside GitLab, the checkout holding the folder names the commit, as the
+			// write-up's `git rev-parse HEAD` does.
+			if src == "" || rev == "" {
+				if h, err := gitops.Head(r.Plan.ManifestsPath); err == nil {
+					src = firstOf(src, h.URL)
+					if rev == "" {
+						rev = artifact.Revision(h.Branch, h.Commit)
+					}
+				}
+			}
+			opts := append(f.artifactOptions(r.Plan), artifact.WithSource(src))
 			if rev != "" {
 				opts = append(opts, artifact.WithRevision(rev))
 			}

@@ -35,13 +35,16 @@ var (
 
 // Result describes a pushed (or already present) artifact.
 type Result struct {
-	URL       string        `json:"url"`    // oci://host/repo:tag
-	Digest    string        `json:"digest"` // host/repo@sha256:…
-	Revision  string        `json:"revision"`
-	Source    string        `json:"source,omitempty"`
-	ExtraTags []string      `json:"extraTags,omitempty"`
-	Unchanged bool          `json:"unchanged"` // identical artifact already at the tag; nothing pushed
-	Duration  time.Duration `json:"duration"`
+	URL       string   `json:"url"`    // oci://host/repo:tag
+	Digest    string   `json:"digest"` // host/repo@sha256:…
+	Revision  string   `json:"revision"`
+	Source    string   `json:"source,omitempty"`
+	ExtraTags []string `json:"extraTags,omitempty"`
+	Unchanged bool     `json:"unchanged"` // identical artifact already at the tag; nothing pushed
+	// ImageTagFrom is the IMAGE_TAG the folder held when the artifact was given the
+	// release tag instead (see release.FluxArtifacts); empty when they agreed.
+	ImageTagFrom string        `json:"imageTagFrom,omitempty"`
+	Duration     time.Duration `json:"duration"`
 }
 
 type options struct {
@@ -87,7 +90,13 @@ func WithInsecure() Option { return func(o *options) { o.insecure = true } }
 func WithForce() Option { return func(o *options) { o.force = true } }
 
 // Revision formats a revision the way Flux does: <branch>@sha1:<commit>.
-func Revision(branch, commit string) string { return branch + "@sha1:" + commit }
+// Without a branch (a detached checkout) it is sha1:<commit>.
+func Revision(branch, commit string) string {
+	if branch == "" {
+		return "sha1:" + commit
+	}
+	return branch + "@sha1:" + commit
+}
 
 // ValidateTag checks t is a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}).
 func ValidateTag(t string) error {
@@ -138,7 +147,7 @@ func Push(ctx context.Context, url, dir string, opts ...Option) (Result, error) 
 			return res, nil
 		}
 	}
-	digest, err := client.Push(ctx, ref, dir, oci.WithPushMetadata(meta), oci.WithPushIgnorePaths(o.ignore...))
+	digest, err := client.Push(ctx, ref, dir, oci.WithPushMetadata(meta), oci.WithPushIgnorePaths(o.ignorePaths()...))
 	if err != nil {
 		return res, fmt.Errorf("pushing artifact %s: %w", url, err)
 	}
@@ -153,6 +162,15 @@ func Push(ctx context.Context, url, dir string, opts ...Option) (Result, error) 
 	return res, nil
 }
 
+// neverShipped are left out whatever the ignore list says: a checkout's .git holds the
+// origin URL with its token. Listed last, they win over any "!" pattern before them.
+var neverShipped = []string{".git/", ".git"}
+
+// ignorePaths is the ignore list of a push: flux's defaults, the caller's, then neverShipped.
+func (o options) ignorePaths() []string {
+	return append(append([]string{}, o.ignore...), neverShipped...)
+}
+
 func (o options) craneOptions(ctx context.Context) []crane.Option {
 	opts := []crane.Option{crane.WithContext(ctx), crane.WithAuthFromKeychain(o.keychain), crane.WithTransport(o.transport)}
 	if o.insecure {
@@ -164,7 +182,7 @@ func (o options) craneOptions(ctx context.Context) []crane.Option {
 // identical reports whether the artifact at ref has the same content and annotations
 // as a push of dir would produce, hence the same digest.
 func identical(ctx context.Context, c *oci.Client, ref, dir string, o options, meta oci.Metadata) (string, bool) {
-	if err := c.Diff(ctx, ref, dir, o.ignore); err != nil {
+	if err := c.Diff(ctx, ref, dir, o.ignorePaths()); err != nil {
 		return "", false
 	}
 	m, err := crane.Manifest(ref, o.craneOptions(ctx)...)
@@ -250,15 +268,16 @@ func materialize(dir string) (string, func(), error) {
 		return "", none, err
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
-	if err := copyDeref(dir, tmp); err != nil {
+	if err := Copy(dir, tmp); err != nil {
 		cleanup()
 		return "", none, fmt.Errorf("copying %s with its symlinks resolved: %w", dir, err)
 	}
 	return tmp, cleanup, nil
 }
 
-// copyDeref copies the tree at src to dst, following symlinks; .git is left out.
-func copyDeref(src, dst string) error {
+// Copy copies the folder src into dst (an existing folder) as a push ships it: symlinks
+// replaced by what they point at, .git left out.
+func Copy(src, dst string) error {
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return err
@@ -277,7 +296,7 @@ func copyDeref(src, dst string) error {
 			if err := os.Mkdir(to, 0o755); err != nil {
 				return err
 			}
-			if err := copyDeref(from, to); err != nil {
+			if err := Copy(from, to); err != nil {
 				return err
 			}
 		case info.Mode().IsRegular():

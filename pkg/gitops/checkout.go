@@ -35,3 +35,30 @@ func FromCheckout(dir, branch string) (remoteURL, br string, err error) {
 	}
 	return remoteURL, head.Name().Short(), nil
 }
+
+// Checkout is what a local checkout says about where its files come from.
+type Checkout struct {
+	URL    string `json:"url"`    // origin, without credentials; empty without one
+	Branch string `json:"branch"` // empty when HEAD is detached
+	Commit string `json:"commit"`
+}
+
+// Head describes the checkout holding dir (dir may be a folder inside it).
+func Head(dir string) (Checkout, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return Checkout{}, fmt.Errorf("opening git checkout %s: %w", dir, err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return Checkout{}, fmt.Errorf("reading HEAD of %s: %w", dir, err)
+	}
+	c := Checkout{Commit: head.Hash().String()}
+	if head.Name().IsBranch() {
+		c.Branch = head.Name().Short()
+	}
+	if remote, err := repo.Remote("origin"); err == nil && len(remote.Config().URLs) > 0 {
+		c.URL = StripCredentials(remote.Config().URLs[0])
+	}
+	return c, nil
+}

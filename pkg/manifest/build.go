@@ -20,6 +20,10 @@ import (
 // change under a release.
 var ErrRemoteBase = errors.New("remote bases are not allowed")
 
+// ErrEmpty is returned by CheckNotEmpty for a kustomization that builds no resource:
+// shipped with Flux's prune, it deletes the app.
+var ErrEmpty = errors.New("the kustomization builds no resources")
+
 // Build runs kustomize over the kustomization in dir, in-process, with the options
 // `kustomize build` uses (legacy ordering unless the kustomization sets sortOptions).
 // Remote bases are refused (ErrRemoteBase).

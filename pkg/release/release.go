@@ -311,10 +311,14 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 				return "", "", err
 			}
 			res.Artifact = &a
-			if a.Unchanged {
-				return StatusUnchanged, a.Digest, nil
+			detail := a.Digest
+			if a.ImageTagFrom != "" {
+				detail += fmt.Sprintf(" (the folder's IMAGE_TAG %s set to %s in the artifact)", a.ImageTagFrom, tag)
 			}
-			return StatusDone, a.Digest, nil
+			if a.Unchanged {
+				return StatusUnchanged, detail, nil
+			}
+			return StatusDone, detail, nil
 		}); err != nil {
 			return res, err
 		}

@@ -2,7 +2,10 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +16,8 @@ import (
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/variables"
 )
 
 // GoImages builds a Go package once and publishes the service and migration images.
@@ -79,13 +84,64 @@ type FluxArtifacts struct {
 
 var _ ArtifactPusher = (*FluxArtifacts)(nil)
 
-// PushArtifact implements ArtifactPusher.
+// PushArtifact implements ArtifactPusher. The artifact always runs the release's tag:
+// when the folder's IMAGE_TAG differs (a checkout before its bump), the artifact is
+// pushed from a copy holding the tag, never with the old one under the new tag. A folder
+// that builds no resource is refused (with Flux's prune it would delete the app).
 func (f *FluxArtifacts) PushArtifact(ctx context.Context, dir, tag, revision string) (artifact.Result, error) {
 	opts := f.Options
 	if revision != "" {
 		opts = append(append([]artifact.Option{}, opts...), artifact.WithRevision(revision))
 	}
-	return artifact.Push(ctx, artifact.URL(f.Repository, tag), dir, opts...)
+	url := artifact.URL(f.Repository, tag)
+	folder, from, cleanup, err := artifactFolder(dir, tag)
+	if err != nil {
+		return artifact.Result{URL: url}, err
+	}
+	defer cleanup()
+	res, err := artifact.Push(ctx, url, folder, opts...)
+	res.ImageTagFrom = from
+	return res, err
+}
+
+// artifactFolder returns the folder to ship for tag: dir itself, or a temporary copy
+// with IMAGE_TAG set to tag (from says what it held); its build must hold a resource.
+func artifactFolder(dir, tag string) (folder, from string, cleanup func(), err error) {
+	cleanup = func() {}
+	folder = dir
+	file, current, err := variables.FindIn(dir)
+	switch {
+	case errors.Is(err, variables.ErrNotFound):
+		// Not a tandem folder (no IMAGE_TAG): shipped as it is, like flux push artifact.
+	case err != nil:
+		return "", "", cleanup, err
+	case current != tag:
+		tmp, err := os.MkdirTemp("", "tandem-artifact-")
+		if err != nil {
+			return "", "", cleanup, err
+		}
+		cleanup = func() { os.RemoveAll(tmp) }
+		rel, _ := filepath.Rel(dir, file)
+		if err := artifact.Copy(dir, tmp); err != nil {
+			cleanup()
+			return "", "", func() {}, fmt.Errorf("copying %s to give it IMAGE_TAG %s: %w", dir, tag, err)
+		}
+		if _, err := variables.SetFile(filepath.Join(tmp, rel), tag, variables.WithRoot(tmp)); err != nil {
+			cleanup()
+			return "", "", func() {}, fmt.Errorf("setting IMAGE_TAG %s in %s for the artifact: %w", tag, file, err)
+		}
+		folder, from = tmp, current
+	}
+	m, err := manifest.Build(folder)
+	if err != nil {
+		cleanup()
+		return "", "", func() {}, fmt.Errorf("checking the artifact's manifests %s: %w", dir, err)
+	}
+	if m.Size() == 0 {
+		cleanup()
+		return "", "", func() {}, fmt.Errorf("pushing %s: %w: with Flux's prune this artifact would delete every object of the app; list the manifests under resources: in its kustomization.yaml", dir, manifest.ErrEmpty)
+	}
+	return folder, from, cleanup, nil
 }
 
 // Describe says what PushArtifact would do.

@@ -1,6 +1,7 @@
 package variables
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -119,4 +120,38 @@ func Resolve(path, root string) (string, error) {
 		return "", fmt.Errorf("%s -> %s: %w %s; replace the link with the file itself", path, target, ErrOutsideRoot, root)
 	}
 	return target, nil
+}
+
+// FindIn returns the first YAML file under dir (in lexical order, .git left out) that
+// holds the deployment-variables ConfigMap, and its IMAGE_TAG; ErrNotFound when none does.
+func FindIn(dir string) (file, value string, err error) {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && d.Name() == ".git":
+			return filepath.SkipDir
+		case d.IsDir():
+			return nil
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		data, err := os.ReadFile(p) // follows a symlink, as kustomize does
+		if err != nil || !bytes.Contains(data, []byte(ConfigMapName)) {
+			return nil
+		}
+		if v, ferr := Find(data); ferr == nil {
+			file, value = p, v
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("reading %s: %w", dir, err)
+	}
+	if file == "" {
+		return "", "", fmt.Errorf("%s: no file holds ConfigMap %s with data.%s: %w", dir, ConfigMapName, Key, ErrNotFound)
+	}
+	return file, value, nil
 }
