@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fluxcd/pkg/oci"
 
 	"github.com/tandem-ci/tandem/internal/testregistry"
 	"github.com/tandem-ci/tandem/pkg/manifest"
@@ -151,5 +154,60 @@ func TestFeatureBranchRefused(t *testing.T) {
 	out, err := run(t, "release", "--app", "shop", "--registry", reg.Host, "--source", hello, "--checkout", dir, "--repo-url", "http://127.0.0.1:1/shop.git", "--tag", "v1.11.0", "--release-branch", "feature", "--dry-run")
 	if err != nil || !strings.Contains(out, "on feature of") {
 		t.Errorf("--release-branch feature --dry-run: %v\n%s", err, out)
+	}
+}
+
+// gitCheckout makes a git checkout in dir with origin url and one commit on main.
+func gitCheckout(t *testing.T, dir, url string) string {
+	t.Helper()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"}, {"remote", "add", "origin", url}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestPushArtifactFromCheckout (items 1 and 9): the README's step-by-step flow pushes
+// k8s/ from a checkout still at v0.1.0 under v1.20.0: the artifact runs v1.20.0 and names
+// the checkout's commit and origin (no credentials); --path . ships the checkout's root.
+func TestPushArtifactFromCheckout(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	for _, k := range []string{"CI_PROJECT_URL", "CI_COMMIT_SHA", "CI_COMMIT_BRANCH", "CI_DEFAULT_BRANCH"} {
+		t.Setenv(k, "")
+	}
+	for _, c := range []struct{ path, sub string }{{"k8s", "k8s"}, {".", ""}, {"./", ""}} {
+		checkout := t.TempDir()
+		if _, err := manifest.Render(filepath.Join(checkout, c.sub), manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"m"}, Tag: "v0.1.0"}); err != nil {
+			t.Fatal(err)
+		}
+		head := gitCheckout(t, checkout, "https://ci:glpat-secret@git.example.com/acme/shop.git")
+		t.Chdir(checkout)
+		out, err := run(t, "push-artifact", "--app", "shop", "--registry", reg.Host, "--path", c.path, "--tag", "v1.20.0", "-o", "json")
+		if err != nil {
+			t.Fatalf("--path %s: %v\n%s", c.path, err, out)
+		}
+		if strings.Contains(out, "glpat-secret") {
+			t.Error("output leaks the origin's token")
+		}
+		pulled := t.TempDir()
+		meta, err := oci.NewClient(nil).Pull(context.Background(), reg.Host+"/shop/manifests:v1.20.0", pulled)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if meta.Revision != "main@sha1:"+head || meta.Source != "https://git.example.com/acme/shop.git" {
+			t.Errorf("--path %s: revision %q, source %q", c.path, meta.Revision, meta.Source)
+		}
+		y, err := manifest.BuildYAML(pulled)
+		if err != nil || !strings.Contains(string(y), "name: shop-migration-v1.20.0") || strings.Contains(string(y), "v0.1.0") {
+			t.Errorf("--path %s: artifact builds (%v):\n%s", c.path, err, y)
+		}
+		if _, err := os.Stat(filepath.Join(pulled, ".git")); err == nil {
+			t.Errorf("--path %s shipped .git", c.path)
+		}
 	}
 }

@@ -271,7 +271,8 @@ func TestPushArtifactNeedsNoApp(t *testing.T) {
 	reg := testregistry.New(t, "", "")
 	t.Setenv("CI_PROJECT_NAME", "")
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: []\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: [cm.yaml]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"), 0o644)
 	if out, err := run(t, "push-artifact", "--path", dir, "--artifact-repo", reg.Host+"/m", "--tag", "v1.0.0"); err != nil || !strings.Contains(out, "artifact done") {
 		t.Errorf("push-artifact without --app: %v\n%s", err, out)
 	}
