@@ -128,7 +128,7 @@ func Push(ctx context.Context, url, dir string, opts ...Option) (Result, error) 
 			return res, fmt.Errorf("extra tag %q: %w", t, err)
 		}
 	}
-	if err := checkFolder(dir); err != nil {
+	if err := CheckFolder(dir); err != nil {
 		return res, err
 	}
 	// Flux's tar drops symlinks: ship what they point at (inside the folder), so the
@@ -207,9 +207,9 @@ func identical(ctx context.Context, c *oci.Client, ref, dir string, o options, m
 // kustomizationFiles are the names kustomize recognises.
 var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
-// checkFolder refuses a missing folder, one without a kustomization, and symlinks that
+// CheckFolder refuses a missing folder, one without a kustomization, and symlinks that
 // lead out of it.
-func checkFolder(dir string) error {
+func CheckFolder(dir string) error {
 	info, err := os.Stat(dir)
 	if err != nil || !info.IsDir() {
 		return fmt.Errorf("pushing %s: %w: run `tandem init` or pass the folder holding kustomization.yaml", dir, ErrNoFolder)

@@ -109,6 +109,9 @@ func (f *FluxArtifacts) PushArtifact(ctx context.Context, dir, tag, revision str
 func artifactFolder(dir, tag string) (folder, from string, cleanup func(), err error) {
 	cleanup = func() {}
 	folder = dir
+	if err := artifact.CheckFolder(dir); err != nil {
+		return "", "", cleanup, err
+	}
 	file, current, err := variables.FindIn(dir)
 	switch {
 	case errors.Is(err, variables.ErrNotFound):
