@@ -35,10 +35,10 @@ func (m *Tandem) Render(
 		return "", err
 	}
 	if tag == "" {
-		b, err := manifest.BuildYAML(dir)
+		b, err := manifest.BuildYAML(ctx, dir)
 		return string(b), err
 	}
-	rm, err := manifest.BuildWithTag(dir, tag)
+	rm, err := manifest.BuildWithTag(ctx, dir, tag)
 	if err != nil {
 		return "", err
 	}
@@ -66,7 +66,7 @@ func (m *Tandem) Lint(
 	if err != nil {
 		return "", err
 	}
-	rep, err := lint.Lint(dir)
+	rep, err := lint.Lint(ctx, dir)
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,7 @@
 package examples_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func TestExamplesRunWhatTheReleasePushes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := release.CheckManifests(filepath.Join(name, "k8s"), p); err != nil {
+		if err := release.CheckManifests(context.Background(), filepath.Join(name, "k8s"), p); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -49,14 +50,14 @@ func TestExamples(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Dir(dir), func(t *testing.T) {
-			rep, err := lint.Lint(dir)
+			rep, err := lint.Lint(context.Background(), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, f := range rep.Findings {
 				t.Errorf("lint: %s", f)
 			}
-			m, err := manifest.BuildWithTag(dir, "v1.42.0")
+			m, err := manifest.BuildWithTag(context.Background(), dir, "v1.42.0")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,9 +12,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fluxcd/pkg/oci"
 
+	"github.com/tandem-ci/tandem/internal/testnet"
 	"github.com/tandem-ci/tandem/internal/testregistry"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 )
@@ -202,12 +204,40 @@ func TestPushArtifactFromCheckout(t *testing.T) {
 		if meta.Revision != "main@sha1:"+head || meta.Source != "https://git.example.com/acme/shop.git" {
 			t.Errorf("--path %s: revision %q, source %q", c.path, meta.Revision, meta.Source)
 		}
-		y, err := manifest.BuildYAML(pulled)
+		y, err := manifest.BuildYAML(context.Background(), pulled)
 		if err != nil || !strings.Contains(string(y), "name: shop-migration-v1.20.0") || strings.Contains(string(y), "v0.1.0") {
 			t.Errorf("--path %s: artifact builds (%v):\n%s", c.path, err, y)
 		}
 		if _, err := os.Stat(filepath.Join(pulled, ".git")); err == nil {
 			t.Errorf("--path %s shipped .git", c.path)
+		}
+	}
+}
+
+// TestRemotePatchRefused (item 3): render, lint and release of a folder whose patch is a
+// URL on a server that never answers end at once, naming the field.
+func TestRemotePatchRefused(t *testing.T) {
+	silent := testnet.Silent(t)
+	reg := testregistry.New(t, "", "")
+	checkout := t.TempDir()
+	dir := filepath.Join(checkout, "k8s")
+	if _, err := manifest.Render(dir, manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"m"}}); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), append(k, []byte("patches:\n  - path: http://"+silent+"/replicas.yaml\n")...), 0o644)
+	t.Setenv("CI_PROJECT_URL", "")
+	t.Setenv("CI_DEFAULT_BRANCH", "")
+	for _, args := range [][]string{
+		{"render", dir},
+		{"render", dir, "--tag", "v1.2.0"},
+		{"lint", dir, "-o", "json"},
+		{"release", "--app", "shop", "--registry", reg.Host, "--checkout", checkout, "--repo-url", "http://" + silent + "/shop.git", "--branch", "main", "--tag", "v1.2.0", "--timeout", "3s"},
+	} {
+		var out string
+		err := testnet.Within(t, 20*time.Second, func() error { var err error; out, err = run(t, args...); return err })
+		if err == nil || (!strings.Contains(err.Error(), "remote") && !strings.Contains(out, "remote reference")) || (!strings.Contains(err.Error(), "patches[].path") && !strings.Contains(out, "patches[].path")) {
+			t.Errorf("%v: %v\n%s", args, err, out)
 		}
 	}
 }

@@ -55,7 +55,7 @@ func TestGitOpsLoop(t *testing.T) {
 	fluxDir := t.TempDir()
 	os.WriteFile(filepath.Join(fluxDir, "shop.yaml"), fluxYAML, 0o644)
 	os.WriteFile(filepath.Join(fluxDir, "kustomization.yaml"), []byte("resources: [shop.yaml]\n"), 0o644)
-	m, err := manifest.Build(fluxDir)
+	m, err := manifest.Build(context.Background(), fluxDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -131,17 +130,15 @@ func newRenderCmd() *cobra.Command {
 		Short: "Build the kustomization in DIR (like kustomize build), optionally as if IMAGE_TAG were --tag",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			build := func() ([]byte, error) { return manifest.BuildYAML(args[0]) }
-			if releaseTag != "" {
-				build = func() ([]byte, error) {
-					m, err := manifest.BuildWithTag(args[0], releaseTag)
-					if err != nil {
-						return nil, err
-					}
-					return m.AsYaml()
-				}
+			var out []byte
+			var err error
+			if releaseTag == "" {
+				out, err = manifest.BuildYAML(cmd.Context(), args[0])
+			} else if m, berr := manifest.BuildWithTag(cmd.Context(), args[0], releaseTag); berr != nil {
+				err = berr
+			} else {
+				out, err = m.AsYaml()
 			}
-			out, err := untilDone(cmd.Context(), build)
 			if err != nil {
 				return err
 			}
@@ -164,7 +161,7 @@ func newLintCmd() *cobra.Command {
 			if fluxDir != "" {
 				opts = append(opts, lint.WithFluxDir(fluxDir))
 			}
-			rep, err := untilDone(cmd.Context(), func() (lint.Report, error) { return lint.Lint(args[0], opts...) })
+			rep, err := lint.Lint(cmd.Context(), args[0], opts...)
 			if err != nil {
 				return err
 			}
@@ -259,26 +256,4 @@ func tagFlags(cmd *cobra.Command, cfg *tag.Config) {
 	f.StringVar(&cfg.CommitSHA, "commit", envCfg.CommitSHA, "commit SHA ($CI_COMMIT_SHA)")
 	f.StringVar(&cfg.RepoDir, "repo", ".", "git repository whose HEAD gives the fallback tag")
 	cfg.Branch = envCfg.Branch
-}
-
-// untilDone runs fn and returns its result, or the context's error as soon as the
-// context ends (Ctrl-C, SIGTERM): kustomize's build takes no context, and on large
-// folders it runs for minutes (its resource map checks ids in O(n²)).
-func untilDone[T any](ctx context.Context, fn func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := fn()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, fmt.Errorf("stopped: %w", context.Cause(ctx))
-	}
 }

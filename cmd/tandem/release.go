@@ -234,7 +234,7 @@ func newReleaseCmd() *cobra.Command {
 			// The local checkout's manifests, when present, are checked before anything is
 			// built or pushed; the branch's are checked again before the commit.
 			if local := filepath.Join(f.checkout, filepath.FromSlash(p.ManifestsPath)); isDir(local) {
-				if err := release.CheckManifests(local, p); err != nil {
+				if err := release.CheckManifests(cmd.Context(), local, p); err != nil {
 					return err
 				}
 			}

@@ -35,7 +35,7 @@ func TestReleaseOnCluster(t *testing.T) {
 	}
 	apply := func(tag string) {
 		t.Helper()
-		m, err := manifest.BuildWithTag(dir, tag)
+		m, err := manifest.BuildWithTag(context.Background(), dir, tag)
 		if err != nil {
 			t.Fatal(err)
 		}

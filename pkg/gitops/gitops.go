@@ -64,7 +64,7 @@ type Config struct {
 	Dir         string // where to clone: new or empty (default: a new temporary folder)
 	// Check, when set, runs on the clone after IMAGE_TAG is set and before the commit;
 	// an error stops the bump with nothing committed or pushed.
-	Check func(clone string) error
+	Check func(ctx context.Context, clone string) error
 	// Folders the clone must hold besides the file's own (e.g. the manifests folder the
 	// Check builds and the artifact ships); the rest of the repository is not checked out.
 	Folders []string
@@ -179,7 +179,7 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 		return err
 	}
 	if cfg.Check != nil {
-		if err := cfg.Check(cfg.Dir); err != nil {
+		if err := cfg.Check(ctx, cfg.Dir); err != nil {
 			return fmt.Errorf("branch %s with IMAGE_TAG=%s, before committing: %w", cfg.Branch, cfg.Tag, err)
 		}
 	}

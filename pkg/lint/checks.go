@@ -444,7 +444,7 @@ const sentinelTag = "v9.8.7-tandem-lint"
 // Job is named <name>-<tag>, every waiter waits for one of those Jobs by that name, and
 // every container of the Jobs and Deployments runs an image tagged with it.
 func (c *checker) rendersTag() bool {
-	m, err := manifest.BuildWithTag(c.dir, sentinelTag)
+	m, err := manifest.BuildWithTag(c.ctx, c.dir, sentinelTag)
 	if err != nil {
 		return false
 	}

@@ -1,13 +1,14 @@
 package lint_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/tandem-ci/tandem/pkg/lint"
 )
 
 func ExampleLint() {
-	rep, err := lint.Lint("testdata/TND002-missing-force-annotation")
+	rep, err := lint.Lint(context.Background(), "testdata/TND002-missing-force-annotation")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -50,7 +51,7 @@ func (r Report) Errors() int {
 // Lint builds the kustomization in dir and checks it. The error is for folders that
 // cannot be linted at all (no kustomization, unreadable files); every problem of the
 // manifests themselves is a Finding, including a build that fails.
-func Lint(dir string, opts ...Option) (Report, error) {
+func Lint(ctx context.Context, dir string, opts ...Option) (Report, error) {
 	rep := Report{Dir: dir, Findings: []Finding{}}
 	var o options
 	for _, opt := range opts {
@@ -63,11 +64,14 @@ func Lint(dir string, opts ...Option) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	c := &checker{src: src, dir: dir, opts: o}
+	c := &checker{ctx: ctx, src: src, dir: dir, opts: o}
 	if c.flux, err = loadFlux(dir, o.fluxDir); err != nil {
 		return rep, err
 	}
 	objs, buildErr := c.build()
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
 	if buildErr != nil {
 		c.report(RuleBuild, nil, nil, "%v", buildErr)
 		if objs, err = fromSource(src); err != nil {
@@ -94,6 +98,7 @@ func Lint(dir string, opts ...Option) (Report, error) {
 }
 
 type checker struct {
+	ctx      context.Context
 	dir      string
 	src      *source
 	objs     *objects
@@ -103,7 +108,7 @@ type checker struct {
 }
 
 func (c *checker) build() (*objects, error) {
-	m, err := manifest.Build(c.dir)
+	m, err := manifest.Build(c.ctx, c.dir)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package lint_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -24,7 +25,7 @@ func TestFixtures(t *testing.T) {
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			want := readExpected(t, dir)
-			rep, err := lint.Lint(dir, lint.WithFluxDir(filepath.Join(dir, "flux")))
+			rep, err := lint.Lint(context.Background(), dir, lint.WithFluxDir(filepath.Join(dir, "flux")))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +63,7 @@ func TestFixtures(t *testing.T) {
 // TestSeedImageTagFinding pins the write-up's central flaw: its images never get the tag.
 func TestSeedImageTagFinding(t *testing.T) {
 	for _, dir := range []string{"testdata/seed", "testdata/seed-buildable"} {
-		rep, err := lint.Lint(dir)
+		rep, err := lint.Lint(context.Background(), dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func TestRenderedManifestsLintClean(t *testing.T) {
 		if _, err := manifest.Render(dir, spec); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := lint.Lint(dir)
+		rep, err := lint.Lint(context.Background(), dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,14 +97,14 @@ func TestRenderedManifestsLintClean(t *testing.T) {
 }
 
 func TestNoKustomization(t *testing.T) {
-	_, err := lint.Lint(t.TempDir())
+	_, err := lint.Lint(context.Background(), t.TempDir())
 	if !errors.Is(err, lint.ErrNoKustomization) {
 		t.Fatalf("Lint(empty dir) = %v, want ErrNoKustomization", err)
 	}
 }
 
 func TestReportJSON(t *testing.T) {
-	rep, err := lint.Lint("testdata/TND003-backoff-limit")
+	rep, err := lint.Lint(context.Background(), "testdata/TND003-backoff-limit")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package manifest_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -15,7 +16,7 @@ func ExampleRender() {
 		fmt.Println(err)
 		return
 	}
-	m, _ := manifest.BuildWithTag(dir, "v1.42.0")
+	m, _ := manifest.BuildWithTag(context.Background(), dir, "v1.42.0")
 	for _, r := range m.Resources() {
 		if r.GetKind() == "Job" {
 			fmt.Println(r.GetName())

@@ -1,6 +1,7 @@
 package manifest_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func TestRenderBuildsThePattern(t *testing.T) {
 			if _, err := variables.SetFile(filepath.Join(dir, "deployment-variables.yaml"), releaseTag); err != nil {
 				t.Fatal(err)
 			}
-			m, err := manifest.Build(dir)
+			m, err := manifest.Build(context.Background(), dir)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -29,7 +30,7 @@ func WithOrigins() BuildOption { return func(o *buildOptions) { o.origins = true
 
 // BuildWithTag builds the kustomization in dir as if IMAGE_TAG were releaseTag, without
 // touching the files: the folder is copied into memory and the tag set there.
-func BuildWithTag(dir, releaseTag string, opts ...BuildOption) (resmap.ResMap, error) {
+func BuildWithTag(ctx context.Context, dir, releaseTag string, opts ...BuildOption) (resmap.ResMap, error) {
 	var o buildOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -75,7 +76,7 @@ func BuildWithTag(dir, releaseTag string, opts ...BuildOption) (resmap.ResMap, e
 	if !set {
 		return nil, fmt.Errorf("building %s with tag %s: no file holds ConfigMap %s with data.%s: %w", dir, releaseTag, variables.ConfigMapName, variables.Key, variables.ErrNotFound)
 	}
-	return BuildFS(mem, abs)
+	return BuildFS(ctx, mem, abs)
 }
 
 // withOriginAnnotations adds originAnnotations to the kustomization's buildMetadata.

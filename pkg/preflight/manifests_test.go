@@ -1,6 +1,7 @@
 package preflight_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ spec:
 			t.Fatal(err)
 		}
 	}
-	m, err := manifest.Build(dir)
+	m, err := manifest.Build(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path"
@@ -19,8 +20,8 @@ var ErrImageMismatch = errors.New("manifests reference other images than the rel
 // runs exactly the release's images: the Job named p.JobName runs p.MigrationImage, a
 // Deployment runs p.ServiceImage, and no container refers to either repository with
 // another tag. dir is the manifests folder (e.g. the clone's k8s/).
-func CheckManifests(dir string, p Plan) error {
-	m, err := manifest.BuildWithTag(dir, p.Tag, manifest.WithOrigins())
+func CheckManifests(ctx context.Context, dir string, p Plan) error {
+	m, err := manifest.BuildWithTag(ctx, dir, p.Tag, manifest.WithOrigins())
 	if err != nil {
 		return fmt.Errorf("checking the images of %s: %w", p.ManifestsPath, err)
 	}

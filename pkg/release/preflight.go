@@ -47,7 +47,7 @@ func (s *Preflight) Describe(tag string) string {
 }
 
 // Config builds the pre-flight's configuration for tag from the checkout.
-func (s *Preflight) Config(tag string) (preflight.Config, error) {
+func (s *Preflight) Config(ctx context.Context, tag string) (preflight.Config, error) {
 	p := s.Plan
 	dir := filepath.Join(s.Checkout, filepath.FromSlash(or(p.ManifestsPath, DefaultManifestsPath)))
 	cfg := s.Options
@@ -55,7 +55,7 @@ func (s *Preflight) Config(tag string) (preflight.Config, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return cfg, fmt.Errorf("the pre-flight reads the migration and the service from the manifests at %s of the checkout (%s): folder not found; the checkout must have the repository's layout", p.ManifestsPath, s.Checkout)
 	}
-	built, err := manifest.BuildWithTag(dir, tag)
+	built, err := manifest.BuildWithTag(ctx, dir, tag)
 	if err != nil {
 		return cfg, fmt.Errorf("building %s with %s: %w", dir, tag, err)
 	}
@@ -71,7 +71,7 @@ func (s *Preflight) Config(tag string) (preflight.Config, error) {
 		return cfg, nil
 	}
 	cfg.PreviousTag = prev
-	old, err := manifest.BuildWithTag(dir, prev)
+	old, err := manifest.BuildWithTag(ctx, dir, prev)
 	if err != nil {
 		return cfg, fmt.Errorf("building %s with the current release %s: %w", dir, prev, err)
 	}
@@ -87,8 +87,8 @@ func (s *Preflight) Config(tag string) (preflight.Config, error) {
 
 // Validate reads what the pre-flight needs from the checkout, so that a release fails
 // before it builds anything when the pre-flight could not run.
-func (s *Preflight) Validate(tag string) error {
-	cfg, err := s.Config(tag)
+func (s *Preflight) Validate(ctx context.Context, tag string) error {
+	cfg, err := s.Config(ctx, tag)
 	if err == nil {
 		s.validated = &cfg
 	}
@@ -100,7 +100,7 @@ func (s *Preflight) Preflight(ctx context.Context, tag string) (preflight.Result
 	if v := s.validated; v != nil && v.Tag == tag {
 		return preflight.Run(ctx, *v)
 	}
-	cfg, err := s.Config(tag)
+	cfg, err := s.Config(ctx, tag)
 	if err != nil {
 		return preflight.Result{Tag: tag}, err
 	}

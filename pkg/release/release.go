@@ -45,7 +45,9 @@ type Watcher interface {
 
 // Validator is implemented by steps that can check their inputs before the release
 // starts: Run calls every step's Validate before the first step runs.
-type Validator interface{ Validate(tag string) error }
+type Validator interface {
+	Validate(ctx context.Context, tag string) error
+}
 
 // Describer is implemented by steps that can say what they would do.
 type Describer interface{ Describe(tag string) string }
@@ -119,9 +121,11 @@ var ErrStepTimeout = errors.New("timed out")
 // prebuilt), the git commit with the image check before it, and the artifact push.
 func New(p Plan, images ImagePublisher, artifactOpts ...artifact.Option) *Release {
 	return &Release{
-		Plan:      p,
-		Images:    images,
-		Committer: &GitCommitter{Config: p.Commit(), Check: func(clone string) error { return CheckManifests(filepath.Join(clone, p.ManifestsPath), p) }},
+		Plan:   p,
+		Images: images,
+		Committer: &GitCommitter{Config: p.Commit(), Check: func(ctx context.Context, clone string) error {
+			return CheckManifests(ctx, filepath.Join(clone, p.ManifestsPath), p)
+		}},
 		Artifacts: &FluxArtifacts{Repository: p.ArtifactRepository, Options: append([]artifact.Option{artifact.WithSource(p.Source)}, artifactOpts...)},
 	}
 }
@@ -214,7 +218,7 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 	defer func() { res.Duration = time.Since(start) }()
 	for _, s := range r.steps() {
 		if v, ok := s.step.(Validator); ok && s.step != nil {
-			if err := v.Validate(tag); err != nil {
+			if err := v.Validate(ctx, tag); err != nil {
 				return res, fmt.Errorf("%s step: %w", s.name, err)
 			}
 		}

@@ -111,7 +111,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if meta.Revision != "main@sha1:"+head || meta.Source != e.git.RepoURL {
 		t.Errorf("artifact revision, source = %q, %q; want main@sha1:%s, %s", meta.Revision, meta.Source, head, e.git.RepoURL)
 	}
-	m, err := manifest.Build(e.pull(t, e.reg.Host+"/shop/manifests:v1.42.0"))
+	m, err := manifest.Build(context.Background(), e.pull(t, e.reg.Host+"/shop/manifests:v1.42.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil || !forced.Superseded || forced.Artifact == nil {
 		t.Fatalf("superseded release with PushSuperseded = %+v, %v", forced, err)
 	}
-	if m, err := manifest.Build(e.pull(t, e.reg.Host+"/shop/manifests:v1.41.0")); err != nil {
+	if m, err := manifest.Build(context.Background(), e.pull(t, e.reg.Host+"/shop/manifests:v1.41.0")); err != nil {
 		t.Fatal(err)
 	} else if y, _ := m.AsYaml(); !strings.Contains(string(y), "name: shop-migration-v1.41.0") {
 		t.Errorf("forced artifact of v1.41.0 does not render v1.41.0")
@@ -185,7 +185,7 @@ func TestManifestsPathElsewhere(t *testing.T) {
 	if res, err := r.Run(context.Background()); err != nil || !res.Superseded {
 		t.Fatalf("superseded push of deploy/k8s = %v", err)
 	}
-	if m, err := manifest.Build(e.pull(t, e.reg.Host+"/shop/manifests:v1.6.0")); err != nil {
+	if m, err := manifest.Build(context.Background(), e.pull(t, e.reg.Host+"/shop/manifests:v1.6.0")); err != nil {
 		t.Fatal(err)
 	} else if y, _ := m.AsYaml(); !strings.Contains(string(y), "shop-migration-v1.6.0") {
 		t.Error("superseded artifact of deploy/k8s does not render v1.6.0")

@@ -48,7 +48,7 @@ func (g *GoImages) Describe(tag string) string {
 // bump and before the commit (New sets it to CheckManifests).
 type GitCommitter struct {
 	Config gitops.Config
-	Check  func(clone string) error
+	Check  func(ctx context.Context, clone string) error
 }
 
 var _ Committer = (*GitCommitter)(nil)
@@ -94,7 +94,7 @@ func (f *FluxArtifacts) PushArtifact(ctx context.Context, dir, tag, revision str
 		opts = append(append([]artifact.Option{}, opts...), artifact.WithRevision(revision))
 	}
 	url := artifact.URL(f.Repository, tag)
-	folder, from, cleanup, err := artifactFolder(dir, tag)
+	folder, from, cleanup, err := artifactFolder(ctx, dir, tag)
 	if err != nil {
 		return artifact.Result{URL: url}, err
 	}
@@ -106,7 +106,7 @@ func (f *FluxArtifacts) PushArtifact(ctx context.Context, dir, tag, revision str
 
 // artifactFolder returns the folder to ship for tag: dir itself, or a temporary copy
 // with IMAGE_TAG set to tag (from says what it held); its build must hold a resource.
-func artifactFolder(dir, tag string) (folder, from string, cleanup func(), err error) {
+func artifactFolder(ctx context.Context, dir, tag string) (folder, from string, cleanup func(), err error) {
 	cleanup = func() {}
 	folder = dir
 	if err := artifact.CheckFolder(dir); err != nil {
@@ -135,7 +135,7 @@ func artifactFolder(dir, tag string) (folder, from string, cleanup func(), err e
 		}
 		folder, from = tmp, current
 	}
-	m, err := manifest.Build(folder)
+	m, err := manifest.Build(ctx, folder)
 	if err != nil {
 		cleanup()
 		return "", "", func() {}, fmt.Errorf("checking the artifact's manifests %s: %w", dir, err)

@@ -132,7 +132,7 @@ func (r *run) applyFlux(ctx context.Context, c *localcluster.Cluster, fs manifes
 	}
 	os.WriteFile(filepath.Join(dir, manifest.FluxFileName(fs.App)), b, 0o644)
 	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: ["+manifest.FluxFileName(fs.App)+"]\n"), 0o644)
-	m, err := manifest.Build(dir)
+	m, err := manifest.Build(ctx, dir)
 	if err != nil {
 		return err
 	}

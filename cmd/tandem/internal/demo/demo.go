@@ -280,7 +280,7 @@ func (r *run) verify(ctx context.Context, tag string) error {
 	if _, err := client.Pull(ctx, r.plan.ArtifactRepository+":"+tag, dir); err != nil {
 		return fmt.Errorf("pulling the artifact back: %w", err)
 	}
-	m, err := manifest.Build(dir)
+	m, err := manifest.Build(ctx, dir)
 	if err != nil {
 		return err
 	}
