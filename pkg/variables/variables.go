@@ -122,6 +122,9 @@ func find(data []byte) (location, error) {
 		}
 		sawConfigMap, firstLine = true, root.Line
 		loc, err := inConfigMap(root)
+		if err == nil {
+			err = duplicateKeys(root)
+		}
 		if err != nil {
 			firstErr = err
 			continue
@@ -135,6 +138,27 @@ func find(data []byte) (location, error) {
 		return location{}, firstErr
 	}
 	return *found, nil
+}
+
+// duplicateKeys refuses a map (at any depth) holding a key twice: YAML parsers disagree
+// on which one wins, and kustomize rejects the file.
+func duplicateKeys(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if first, ok := seen[k.Value]; ok {
+				return fmt.Errorf("ConfigMap %s: key %q appears twice (lines %d and %d): %w: kustomize rejects the file; keep one", ConfigMapName, k.Value, first, k.Line, ErrAmbiguous)
+			}
+			seen[k.Value] = k.Line
+		}
+	}
+	for _, c := range n.Content {
+		if err := duplicateKeys(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // inConfigMap finds data.IMAGE_TAG in the deployment-variables ConfigMap root.

@@ -129,6 +129,11 @@ func TestSetFileBadInput(t *testing.T) {
 		{name: "UTF-16", content: "\xff\xfek\x00i\x00n\x00d\x00", tag: defaultTag, wantErr: "is UTF-16", is: variables.ErrNotYAML},
 		{name: "duplicate IMAGE_TAG", content: "kind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1\"\n  IMAGE_TAG: \"v2\"\n",
 			tag: defaultTag, wantErr: "data.IMAGE_TAG appears 2 times (lines 5, 6)", is: variables.ErrAmbiguous},
+		// Issue 19, item 13: a second data: key (kustomize rejects the file; the first used to be rewritten).
+		{name: "two data keys", content: "kind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1\"\ndata:\n  OTHER: x\n",
+			tag: defaultTag, wantErr: `key "data" appears twice (lines 4 and 6)`, is: variables.ErrAmbiguous},
+		{name: "two metadata keys", content: "kind: ConfigMap\nmetadata:\n  name: deployment-variables\nmetadata:\n  name: x\ndata:\n  IMAGE_TAG: \"v1\"\n",
+			tag: defaultTag, wantErr: `key "metadata" appears twice (lines 2 and 4)`, is: variables.ErrAmbiguous},
 		{name: "two ConfigMaps", content: "kind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1\"\n---\nkind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1\"\n",
 			tag: defaultTag, wantErr: "two ConfigMaps named deployment-variables (lines 1 and 7)", is: variables.ErrAmbiguous},
 		{name: "read-only file", content: string(valid), tag: defaultTag,
