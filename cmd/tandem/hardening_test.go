@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fluxcd/pkg/oci"
+	"github.com/google/go-containerregistry/pkg/crane"
 
 	"github.com/tandem-ci/tandem/internal/testnet"
 	"github.com/tandem-ci/tandem/internal/testregistry"
@@ -240,4 +242,66 @@ func TestRemotePatchRefused(t *testing.T) {
 			t.Errorf("%v: %v\n%s", args, err, out)
 		}
 	}
+}
+
+// TestImagesNamesBinaryAfterApp (item 20): a module-root package builds /app/<app>, not
+// /app/<name of the checkout folder>.
+func TestImagesNamesBinaryAfterApp(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	src := filepath.Join(t.TempDir(), "builds-1234-checkout")
+	if err := os.CopyFS(src, os.DirFS("../../pkg/image/testdata/hello")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "images", "--app", "shop", "--source", src, "--registry", reg.Host, "--tag", "v1.0.0"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cfg, err := crane.Config(reg.Host + "/shop:v1.0.0")
+	if err != nil || !strings.Contains(string(cfg), `"Entrypoint":["/app/shop"]`) {
+		t.Errorf("service image config (%v): %s", err, cfg)
+	}
+}
+
+// TestImagesSIGTERMLeavesNoTemp (item 8): SIGTERM in the middle of go build leaves no
+// go-build* (or other) folder in $TMPDIR.
+func TestImagesSIGTERMLeavesNoTemp(t *testing.T) {
+	bin := filepath.Join(tandemBinary(t), "tandem")
+	reg := testregistry.New(t, "", "")
+	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
+	tmp := t.TempDir()
+	cmd := exec.Command(bin, "images", "--app", "shop", "--source", hello, "--registry", reg.Host, "--tag", "v1.0.0")
+	// An empty build cache: go build compiles the standard library for seconds.
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "GOCACHE="+t.TempDir())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until go build has made its work folder, then stop tandem.
+	deadline := time.Now().Add(30 * time.Second)
+	for !hasGoBuildDir(tmp) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !hasGoBuildDir(tmp) {
+		t.Fatalf("go build never started:\n%s", out.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := testnet.Within(t, 30*time.Second, cmd.Wait); err == nil || !strings.Contains(out.String(), "stopped") {
+		t.Errorf("images after SIGTERM: %v\n%s", err, out.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) != 0 {
+		t.Errorf("$TMPDIR holds %v after SIGTERM", left)
+	}
+}
+
+// hasGoBuildDir reports whether go build's work folder exists below dir.
+func hasGoBuildDir(dir string) bool {
+	found := false
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), "go-build") {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
 }

@@ -152,7 +152,7 @@ func (f *releaseFlags) images(p release.Plan) (release.ImagePublisher, error) {
 	if p.Prebuilt {
 		return &release.PrebuiltImages{ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, Options: opts}, nil
 	}
-	g := &release.GoImages{Dir: f.source, Package: f.pkg, ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, PublishOptions: opts}
+	g := &release.GoImages{Dir: f.source, Package: f.pkg, App: p.App, ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, PublishOptions: opts}
 	if f.baseImage != "" {
 		base, err := image.Base(f.baseImage, kc)
 		if err != nil {

@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/tandem-ci/tandem/internal/procgroup"
 )
 
 // AppDir is where the binary lands inside the image.
@@ -95,8 +97,11 @@ func BuildGo(ctx context.Context, dir, pkg string, opts ...BuildOption) (Built, 
 	bin := filepath.Join(tmp, o.binaryName)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, pkg)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+o.platform.OS, "GOARCH="+o.platform.Architecture, "GOFLAGS=-buildvcs=false")
+	// go build's work folder goes inside tmp, removed below even when go is killed
+	// mid-build (SIGTERM, a deadline), which leaves its own go-build* folder behind.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+o.platform.OS, "GOARCH="+o.platform.Architecture, "GOFLAGS=-buildvcs=false", "GOTMPDIR="+tmp)
 	cmd.Env = append(cmd.Env, o.env...)
+	procgroup.Bind(cmd)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		if ctx.Err() != nil {
 			// Stopped (a signal, a deadline): say so rather than "signal: killed".

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/tandem-ci/tandem/internal/procgroup"
 )
 
 // ErrNoPostgres is returned when no PostgreSQL server binaries are installed and no
@@ -152,6 +154,7 @@ func DumpSchema(ctx context.Context, url string) (string, error) {
 		pgDump = filepath.Join(dir, "pg_dump")
 	}
 	cmd := exec.CommandContext(ctx, pgDump, "--schema-only", "--no-owner", "--no-privileges", url)
+	procgroup.Bind(cmd)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/tandem-ci/tandem/internal/procgroup"
 	"github.com/tandem-ci/tandem/pkg/image"
 )
 
@@ -217,6 +218,7 @@ func (p *Program) Command(ctx context.Context, argv []string, env []string) (*ex
 	cmd.Args[0] = argv[0]
 	cmd.Dir = filepath.Join(p.Root, filepath.FromSlash(path.Clean("/"+p.Config.WorkingDir)))
 	cmd.Env = append(append(append([]string(nil), p.Config.Env...), "HOME="+p.Root), env...)
+	procgroup.Bind(cmd)
 	return cmd, nil
 }
 

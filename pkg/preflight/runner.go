@@ -17,6 +17,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/tandem-ci/tandem/internal/procgroup"
 )
 
 // ErrServiceExited is returned by Serve when the service ended before it listened.
@@ -202,6 +204,7 @@ func (s *localService) Get(ctx context.Context, path string) (int, string, error
 func (s *localService) Exec(ctx context.Context, command string, env ...string) (string, error) {
 	sh := exec.CommandContext(ctx, "sh", "-c", command)
 	sh.Env = append(append(os.Environ(), "SERVICE_URL=http://"+s.addr, "PORT="+s.port), env...)
+	procgroup.Bind(sh) // the check's own children end with it (sleep 600 would outlive sh)
 	b, err := sh.CombinedOutput()
 	return string(b), err
 }

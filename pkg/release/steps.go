@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 // GoImages builds a Go package once and publishes the service and migration images.
 type GoImages struct {
 	Dir, Package               string
+	App                        string // names the binary of a module-root package (default: the folder's name)
 	ServiceRepo, MigrationRepo string
 	BuildOptions               []image.BuildOption
 	PublishOptions             []image.PublishOption
@@ -32,7 +34,12 @@ var _ ImagePublisher = (*GoImages)(nil)
 
 // PublishImages implements ImagePublisher.
 func (g *GoImages) PublishImages(ctx context.Context, tag string) (image.Result, error) {
-	b, err := image.BuildGo(ctx, g.Dir, g.Package, g.BuildOptions...)
+	opts := g.BuildOptions
+	if base := path.Base(strings.TrimSuffix(g.Package, "/")); g.App != "" && (base == "." || base == "") {
+		// The module's root package: the binary is the app, not the checkout's folder.
+		opts = append([]image.BuildOption{image.WithBinaryName(g.App)}, opts...)
+	}
+	b, err := image.BuildGo(ctx, g.Dir, g.Package, opts...)
 	if err != nil {
 		return image.Result{}, err
 	}
