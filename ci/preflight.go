@@ -84,7 +84,7 @@ func (m *Tandem) preflightStep(ctx context.Context, source *dagger.Directory, p 
 		return nil, err
 	}
 	runner := &containerRunner{postgresImage: postgresImage, registry: strings.SplitN(p.ServiceRepository, "/", 2)[0], username: p.RegistryUsername, password: password}
-	return &release.Preflight{Plan: p, Checkout: checkout, Options: preflight.Config{Runner: runner, CompatCheck: compatCheck, DatabaseEnv: databaseEnv}}, nil
+	return &release.Preflight{Plan: p, Checkout: checkout, Options: preflight.Config{Runner: runner, CompatCheck: compatCheck, DatabaseEnv: databaseEnv, Redact: []string{p.RegistryPassword(), p.GitToken()}}}, nil
 }
 
 // containerRunner runs the pre-flight's programs as Dagger containers: PostgreSQL as a

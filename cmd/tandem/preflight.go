@@ -20,6 +20,7 @@ type preflightFlags struct {
 	enabled                  bool
 	databaseURL, databaseEnv string
 	compatCheck              string
+	passEnv                  []string
 	timeout                  time.Duration
 }
 
@@ -29,6 +30,7 @@ func (f *preflightFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.databaseEnv, "database-env", "DATABASE_URL", "variable the migration and the service read the database URL from")
 	fs.StringVar(&f.compatCheck, "compat-check", "", "check of the current release's service on the migrated schema: an HTTP path (/notes) or URL that must answer below 400, or a shell command ($SERVICE_URL, $PORT)")
 	fs.DurationVar(&f.timeout, "preflight-timeout", 2*time.Minute, "deadline of each program the pre-flight runs")
+	fs.StringSliceVar(&f.passEnv, "preflight-env", nil, "variables of tandem's environment the pre-flight's programs get (e.g. API_KEY); variables the manifests take from a Secret (env valueFrom) are passed when set, nothing else is")
 }
 
 // step wires the pre-flight of plan p over the manifests of checkout; text progress
@@ -39,7 +41,8 @@ func (f *preflightFlags) step(p release.Plan, checkout string, insecure bool, w 
 		url = env("TANDEM_PREFLIGHT_DATABASE_URL")
 	}
 	opts := preflight.Config{DatabaseURL: url, DatabaseEnv: f.databaseEnv, CompatCheck: f.compatCheck,
-		Keychain: image.Keychain(p.RegistryCredentials(), nil), Timeout: f.timeout}
+		Keychain: image.Keychain(p.RegistryCredentials(), nil), Timeout: f.timeout,
+		PassEnv: f.passEnv, Redact: []string{p.RegistryPassword(), p.GitToken()}}
 	if insecure {
 		opts.NameOptions = []name.Option{name.Insecure}
 	}

@@ -105,6 +105,9 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 	if err := p.run(ctx, "pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(p.dir, "server.log"), "-w", "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(p.dir, "server.log"))
 		p.Stop()
+		if ctx.Err() != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w\n%s", err, tail(log, 20))
 	}
 	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable", port)
@@ -139,7 +142,12 @@ func (p *Postgres) run(ctx context.Context, name string, args ...string) error {
 	if p.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
 	}
+	procgroup.Bind(cmd) // initdb's bootstrap backend ends with it
 	if out, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			// Stopped (Ctrl-C, SIGTERM, a deadline): its half-written output says nothing.
+			return fmt.Errorf("%s interrupted: %w", name, context.Cause(ctx))
+		}
 		return fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(string(out)))
 	}
 	return nil

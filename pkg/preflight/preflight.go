@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	neturl "net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -109,8 +111,60 @@ type Config struct {
 	// StartTimeout (default 30s) to listen.
 	Timeout      time.Duration
 	StartTimeout time.Duration
+	// PassEnv names variables of tandem's own environment every program gets (e.g. a
+	// Secret's value the service needs to start). Besides them, each variable the
+	// manifests take from a source outside the build (env valueFrom a Secret) is passed
+	// when tandem's environment has it. Nothing else of tandem's environment is.
+	PassEnv []string
+	// Redact lists secrets tandem knows (registry password, git token): never shown in
+	// phases, logs or errors. The database URL's password and the passed values are
+	// added to them.
+	Redact []string
 	// Progress is called after each phase.
 	Progress func(Phase)
+}
+
+// ErrBadCheck is returned for a compat check that cannot be run as given.
+var ErrBadCheck = errors.New("invalid compat check")
+
+// CheckCompat validates a compat check before anything runs: an HTTP path, an
+// http(s) URL with a host, or a shell command.
+func CheckCompat(check string) error {
+	if !strings.HasPrefix(check, "http://") && !strings.HasPrefix(check, "https://") {
+		return nil
+	}
+	u, err := neturl.Parse(check)
+	if err != nil || u.Host == "" {
+		why := "it has no host"
+		if err != nil {
+			why = err.Error()
+		}
+		return fmt.Errorf("%w %q: not a valid URL (%s): give a path such as /healthz, a full http://host/path URL, or a shell command", ErrBadCheck, check, why)
+	}
+	return nil
+}
+
+// passedEnv is what PassEnv and the containers' unresolved env names take from lookup.
+func passedEnv(names []string, lookup func(string) (string, bool), cs ...Container) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if v, ok := lookup(n); ok && !seen[n] {
+			seen[n] = true
+			out = append(out, n+"="+v)
+		}
+	}
+	for _, n := range names {
+		add(n)
+	}
+	for _, c := range cs {
+		for _, u := range c.Unresolved {
+			if n, ok := strings.CutPrefix(u, "env "); ok {
+				add(n)
+			}
+		}
+	}
+	return out
 }
 
 // Run runs the pre-flight. Its error wraps one of the sentinels for a finding, or says
@@ -128,6 +182,23 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Minute
 	}
+	if err := CheckCompat(cfg.CompatCheck); err != nil {
+		return res, err
+	}
+	passed := passedEnv(cfg.PassEnv, os.LookupEnv, cfg.Migration, cfg.PreviousMigration, cfg.PreviousService)
+	secrets := append([]string(nil), cfg.Redact...)
+	for _, kv := range passed {
+		_, v, _ := strings.Cut(kv, "=")
+		secrets = append(secrets, v)
+	}
+	if cfg.DatabaseURL != "" {
+		secrets = append(secrets, cfg.DatabaseURL)
+		if u, err := neturl.Parse(cfg.DatabaseURL); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				secrets = append(secrets, pw)
+			}
+		}
+	}
 	runner := cfg.Runner
 	if runner == nil {
 		l, err := NewLocal(cfg.Keychain, cfg.StartTimeout, cfg.NameOptions...)
@@ -137,12 +208,16 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		defer l.Close()
 		runner = l
 	}
-	x := &phases{cfg: cfg, res: &res}
+	x := &phases{cfg: cfg, res: &res, redact: newRedactor(secrets)}
 
 	// database
 	url := cfg.DatabaseURL
 	if err := x.phase(PhaseDatabase, func() (string, string, error) {
 		if url != "" {
+			// Reached now, so that a wrong URL fails here and not as a failed migration.
+			if _, err := runner.Schema(ctx, url); err != nil {
+				return "", "", fmt.Errorf("%w: cannot reach the given database: %w", ErrDatabase, err)
+			}
 			return "given scratch database", "", nil
 		}
 		u, where, stop, err := runner.Database(ctx)
@@ -157,10 +232,13 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	}
 	defer x.cleanup()
 	dbEnv := cfg.DatabaseEnv + "=" + url
-	run := func(c Container, env ...string) (string, error) {
+	envOf := func(c Container) []string {
+		return append(append(append([]string(nil), passed...), c.Env...), dbEnv)
+	}
+	run := func(c Container) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		defer cancel()
-		log, err := runner.Run(ctx, c, append(append(append([]string(nil), c.Env...), dbEnv), env...))
+		log, err := runner.Run(ctx, c, envOf(c))
 		if err != nil && ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("still running after %s: %w", cfg.Timeout, err)
 		}
@@ -232,7 +310,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if c.Image == "" {
 			return "skip:" + noPrevious, "", nil
 		}
-		svc, err := runner.Serve(ctx, c, append(append([]string(nil), c.Env...), dbEnv))
+		svc, err := runner.Serve(ctx, c, envOf(c))
 		if err != nil {
 			if errors.Is(err, ErrServiceExited) {
 				return "", serviceLog(svc), fmt.Errorf("%w: the previous service %s on the migrated schema: %w", ErrIncompatible, c.Image, err)
@@ -256,7 +334,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		default:
 			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 			defer cancel()
-			out, err := svc.Exec(cctx, check, dbEnv)
+			out, err := svc.Exec(cctx, check, append(append([]string(nil), passed...), dbEnv)...)
+			if err != nil && cctx.Err() == context.DeadlineExceeded {
+				err = fmt.Errorf("still running after %s: %w", cfg.Timeout, err)
+			}
 			if err != nil {
 				return "", out + "\n--- service log ---\n" + svc.Log(), fmt.Errorf("%w: check %q against the previous service %s: %w", ErrIncompatible, check, c.Image, err)
 			}
@@ -265,6 +346,30 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	})
 	return res, err
 }
+
+// ErrDatabase is returned when the database phase cannot provide a database.
+var ErrDatabase = errors.New("no scratch database")
+
+// newRedactor replaces every secret (of 4 characters or more) with "***".
+func newRedactor(secrets []string) *strings.Replacer {
+	var pairs []string
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			pairs = append(pairs, s, "***")
+		}
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// redactedError shows a message with secrets replaced and keeps the original chain for
+// errors.Is.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // serviceLog is the service's output, if it started.
 func serviceLog(s Service) string {
@@ -275,9 +380,10 @@ func serviceLog(s Service) string {
 }
 
 type phases struct {
-	cfg  Config
-	res  *Result
-	stop []func()
+	cfg    Config
+	res    *Result
+	stop   []func()
+	redact *strings.Replacer
 }
 
 func (x *phases) cleanup() {
@@ -290,6 +396,12 @@ func (x *phases) cleanup() {
 func (x *phases) phase(name string, fn func() (detail, log string, err error)) error {
 	t := time.Now()
 	detail, log, err := fn()
+	detail, log = x.redact.Replace(detail), x.redact.Replace(log)
+	if err != nil {
+		if msg := x.redact.Replace(err.Error()); msg != err.Error() {
+			err = &redactedError{msg: msg, err: err}
+		}
+	}
 	p := Phase{Name: name, Status: StatusPassed, Detail: detail, Duration: time.Since(t)}
 	if d, ok := strings.CutPrefix(detail, "skip:"); ok {
 		p.Status, p.Detail = StatusSkipped, d

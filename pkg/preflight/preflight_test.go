@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
@@ -196,6 +197,8 @@ func TestPreflightOnPostgres(t *testing.T) {
 			t.Errorf("the report shows the database password: %s", b)
 		}
 	})
+	// Issue 19: what the programs get, what is shown, and deadlines.
+	t.Run("hardening", func(t *testing.T) { preflightHardening(t, n, prevService, prevMigration) })
 	// Cancelled after the database started (a SIGTERM in CI): Run returns, and the
 	// throwaway server and its folder are gone.
 	t.Run("cancelled", func(t *testing.T) {
@@ -223,6 +226,106 @@ func TestPreflightOnPostgres(t *testing.T) {
 		}
 		if left, _ := filepath.Glob(filepath.Join(tmp, "tandem-preflight-*")); len(left) > 0 {
 			t.Errorf("left behind: %v", left)
+		}
+	})
+}
+
+// preflightHardening: the regressions of issue 19 on a real pre-flight.
+func preflightHardening(t *testing.T, n *notes, prevService, prevMigration string) {
+	ctx := context.Background()
+	base := func() preflight.Config {
+		// The current release again: its migration is idempotent and its service compatible.
+		return preflight.Config{Tag: "v1.1.0", PreviousTag: "v1.0.0",
+			Migration:         preflight.Container{Image: prevMigration, Command: migrate},
+			PreviousMigration: preflight.Container{Image: prevMigration, Command: migrate},
+			PreviousService:   preflight.Container{Image: prevService}}
+	}
+	// Item 5: a compat command that never ends is stopped at the program deadline.
+	t.Run("compat command deadline", func(t *testing.T) {
+		cfg := base()
+		cfg.CompatCheck, cfg.Timeout = "sleep 600", 3*time.Second
+		start := time.Now()
+		_, err := preflight.Run(ctx, cfg)
+		if !errors.Is(err, preflight.ErrIncompatible) || !strings.Contains(err.Error(), "still running after 3s") {
+			t.Errorf("sleep 600 = %v", err)
+		}
+		if d := time.Since(start); d > 60*time.Second {
+			t.Errorf("the pre-flight took %s with a 3s program deadline", d)
+		}
+	})
+	// Item 6: credentials tandem knows never show, even when a program prints them.
+	t.Run("redacted", func(t *testing.T) {
+		pg, err := preflight.StartPostgres(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Stop()
+		cfg := base()
+		cfg.DatabaseURL = strings.Replace(pg.URL, "postgres@", "postgres:secret-pw@", 1)
+		cfg.Redact = []string{"registry-pw-123"}
+		cfg.CompatCheck = `echo "db $DATABASE_URL, registry registry-pw-123"; exit 3`
+		res, err := preflight.Run(ctx, cfg)
+		if !errors.Is(err, preflight.ErrIncompatible) {
+			t.Fatalf("compat = %v", err)
+		}
+		b, _ := json.Marshal(res)
+		for _, secret := range []string{"secret-pw", "registry-pw-123"} {
+			if strings.Contains(string(b)+err.Error(), secret) {
+				t.Errorf("%s shown: %s\n%v", secret, b, err)
+			}
+		}
+		if log := res.Phases[len(res.Phases)-1].Log; !strings.Contains(log, "db ***,") || !strings.Contains(log, "registry ***") {
+			t.Errorf("compat log = %q", log)
+		}
+	})
+	// Item 14: the programs get the variables named in PassEnv and those the manifests
+	// take from a Secret, from tandem's environment, and nothing else of it.
+	t.Run("environment", func(t *testing.T) {
+		b, err := image.BuildGo(ctx, "testdata/envprint", ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := image.Publish(ctx, b, n.reg.Host+"/envprint", n.reg.Host+"/envprint-migration", "v1.0.0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("API_KEY", "k-passed-123")
+		t.Setenv("FROM_SECRET", "s-passed-456")
+		t.Setenv("NOT_PASSED", "n-789")
+		res, err := preflight.Run(ctx, preflight.Config{Tag: "v1.0.0", PassEnv: []string{"API_KEY", "UNSET_ONE"},
+			Migration: preflight.Container{Image: n.reg.Host + "/envprint-migration:v1.0.0", Command: []string{"/app/envprint"}, Env: []string{"LITERAL=l"},
+				Unresolved: []string{"env FROM_SECRET", "Secret shop-secrets"}}})
+		if !errors.Is(err, preflight.ErrMigrationFailed) {
+			t.Fatalf("envprint = %v", err)
+		}
+		log := res.Phases[len(res.Phases)-1].Log
+		for _, want := range []string{"API_KEY=***", "FROM_SECRET=***", "LITERAL=l", "DATABASE_URL=postgres://"} {
+			if !strings.Contains(log, want+"") {
+				t.Errorf("the migration's environment lacks %s:\n%s", want, log)
+			}
+		}
+		for _, not := range []string{"NOT_PASSED", "UNSET_ONE", "k-passed-123", "s-passed-456"} {
+			if strings.Contains(log, not) {
+				t.Errorf("the migration's environment shows %s:\n%s", not, log)
+			}
+		}
+	})
+	// Item 19: a malformed URL is bad input, not an incompatible release; an unreachable
+	// database fails the database phase, not the migration.
+	t.Run("blame", func(t *testing.T) {
+		cfg := base()
+		cfg.CompatCheck = "http://[::1"
+		res, err := preflight.Run(ctx, cfg)
+		if !errors.Is(err, preflight.ErrBadCheck) || errors.Is(err, preflight.ErrIncompatible) || len(res.Phases) != 0 {
+			t.Errorf("malformed URL = %v, phases %+v", err, res.Phases)
+		}
+		cfg = base()
+		cfg.DatabaseURL = "postgres://postgres:pw-unreachable@127.0.0.1:1/postgres?sslmode=disable"
+		res, err = preflight.Run(ctx, cfg)
+		if !errors.Is(err, preflight.ErrDatabase) || len(res.Phases) != 1 || res.Phases[0].Status != preflight.StatusFailed {
+			t.Errorf("unreachable database = %v, phases %+v", err, res.Phases)
+		}
+		if err != nil && strings.Contains(err.Error(), "pw-unreachable") {
+			t.Errorf("the error shows the password: %v", err)
 		}
 	})
 }

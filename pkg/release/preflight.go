@@ -52,6 +52,9 @@ func (s *Preflight) Config(ctx context.Context, tag string) (preflight.Config, e
 	dir := filepath.Join(s.Checkout, filepath.FromSlash(or(p.ManifestsPath, DefaultManifestsPath)))
 	cfg := s.Options
 	cfg.Tag = tag
+	if err := preflight.CheckCompat(cfg.CompatCheck); err != nil {
+		return cfg, err
+	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return cfg, fmt.Errorf("the pre-flight reads the migration and the service from the manifests at %s of the checkout (%s): folder not found; the checkout must have the repository's layout", p.ManifestsPath, s.Checkout)
 	}

@@ -1,0 +1,3 @@
+module example.com/envprint
+
+go 1.26.0
