@@ -111,7 +111,19 @@ func TestReleasePreflight(t *testing.T) {
 		}
 	}
 
-	out, err := release(exampleWith(t, "ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;"), "v1.2.0", "-o", "json")
+	// Issue 19, item 18: with -o json a failed pre-flight prints its phases and the
+	// program's output beside the error.
+	out, err := run(t, "preflight", "--app", "notes", "--registry", registry, "--checkout", checkout, "--tag", "v1.1.0", "-o", "json")
+	var failed struct {
+		Error     string
+		Preflight preflight.Result
+	}
+	if derr := json.NewDecoder(strings.NewReader(out)).Decode(&failed); err == nil || derr != nil || !strings.Contains(failed.Error, "migrat") ||
+		len(failed.Preflight.Phases) != 3 || !strings.Contains(failed.Preflight.Phases[2].Log, `relation "note" does not exist`) {
+		t.Errorf("preflight -o json of a broken migration = %v (%v)\n%s", err, derr, out)
+	}
+
+	out, err = release(exampleWith(t, "ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;"), "v1.2.0", "-o", "json")
 	if err != nil {
 		t.Fatalf("release of a compatible migration: %v\n%s", err, out)
 	}

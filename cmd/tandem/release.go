@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -198,7 +199,17 @@ func runRelease(cmd *cobra.Command, f *releaseFlags, r *release.Release) error {
 	if f.dryRun {
 		res = r.Planned()
 	} else if res, err = r.Run(cmd.Context()); err != nil {
-		return err
+		if format != "json" {
+			return err
+		}
+		// What ran (steps, pre-flight phases with the programs' output) and why it failed.
+		msg := strings.TrimSpace(err.Error())
+		emit(cmd, struct {
+			release.Result
+			Error string `json:"error"`
+		}{res, msg}, nil)
+		fmt.Fprintln(cmd.ErrOrStderr(), "tandem:", msg)
+		return &exitError{msg: msg}
 	}
 	return emit(cmd, res, func(w io.Writer) {
 		for _, s := range res.Steps {
