@@ -305,3 +305,17 @@ func hasGoBuildDir(dir string) bool {
 	})
 	return found
 }
+
+// TestRenderPathWithSpaces (item 10): render --tag builds a folder whose path has a
+// space and a non-ASCII letter, as plain render does.
+func TestRenderPathWithSpaces(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my app", "k8s é")
+	if _, err := run(t, "init", dir, "--app", "shop", "--image", "r.example.com/shop", "--migration-command", "m", "--no-flux"); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"render", dir}, {"render", dir, "--tag", "v1.2.0"}, {"lint", dir}} {
+		if out, err := run(t, args...); err != nil {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
+}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/resmap"
@@ -29,7 +27,9 @@ type BuildOption func(*buildOptions)
 func WithOrigins() BuildOption { return func(o *buildOptions) { o.origins = true } }
 
 // BuildWithTag builds the kustomization in dir as if IMAGE_TAG were releaseTag, without
-// touching the files: the folder is copied into memory and the tag set there.
+// touching the files: the build reads the folder from disk, with the variables file (and,
+// WithOrigins, the kustomization) replaced by edited copies held in memory. Any folder
+// name kustomize builds on disk works (spaces, non-ASCII).
 func BuildWithTag(ctx context.Context, dir, releaseTag string, opts ...BuildOption) (resmap.ResMap, error) {
 	var o buildOptions
 	for _, opt := range opts {
@@ -42,41 +42,60 @@ func BuildWithTag(ctx context.Context, dir, releaseTag string, opts ...BuildOpti
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", dir, err)
 	}
-	mem := filesys.MakeFsInMemory()
-	set := false
-	err = filepath.WalkDir(abs, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !d.Type().IsRegular() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if o.origins && filepath.Dir(path) == abs && slices.Contains(konfig.RecognizedKustomizationFileNames(), d.Name()) {
-			if data, err = withOriginAnnotations(data); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-		}
-		if ext := filepath.Ext(path); !set && (ext == ".yaml" || ext == ".yml") {
-			out, _, err := variables.Set(data, releaseTag)
-			switch {
-			case err == nil:
-				data, set = out, true
-			case errors.Is(err, variables.ErrUnchanged):
-				set = true
-			case !errors.Is(err, variables.ErrNotFound) && !errors.Is(err, variables.ErrNotYAML):
-				return fmt.Errorf("%s: %w", path, err)
-			}
-		}
-		return mem.WriteFile(path, data)
-	})
+	file, _, err := variables.FindIn(abs)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", dir, err)
+		return nil, fmt.Errorf("building %s with tag %s: %w", dir, releaseTag, err)
 	}
-	if !set {
-		return nil, fmt.Errorf("building %s with tag %s: no file holds ConfigMap %s with data.%s: %w", dir, releaseTag, variables.ConfigMapName, variables.Key, variables.ErrNotFound)
+	over := overlay{FileSystem: filesys.MakeFsOnDisk(), files: map[string][]byte{}}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
 	}
-	return BuildFS(ctx, mem, abs)
+	out, _, err := variables.Set(data, releaseTag)
+	switch {
+	case errors.Is(err, variables.ErrUnchanged):
+		out = data
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	over.set(file, out)
+	if o.origins {
+		for _, n := range konfig.RecognizedKustomizationFileNames() {
+			k := filepath.Join(abs, n)
+			data, err := os.ReadFile(k)
+			if err != nil {
+				continue
+			}
+			if data, err = withOriginAnnotations(data); err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			over.set(k, data)
+			break
+		}
+	}
+	return BuildFS(ctx, over, abs)
+}
+
+// overlay is the file system on disk with some files' contents replaced.
+type overlay struct {
+	filesys.FileSystem
+	files map[string][]byte
+}
+
+// set replaces the contents of path, under its own name and the one its symlinks resolve to.
+func (o overlay) set(path string, data []byte) {
+	o.files[filepath.Clean(path)] = data
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		o.files[real] = data
+	}
+}
+
+// ReadFile implements filesys.FileSystem.
+func (o overlay) ReadFile(path string) ([]byte, error) {
+	if data, ok := o.files[filepath.Clean(path)]; ok {
+		return append([]byte(nil), data...), nil
+	}
+	return o.FileSystem.ReadFile(path)
 }
 
 // withOriginAnnotations adds originAnnotations to the kustomization's buildMetadata.

@@ -192,6 +192,24 @@ func TestManifestsPathElsewhere(t *testing.T) {
 	}
 }
 
+// TestManifestsPathWithSpaces (issue 19, item 10): a manifests folder whose name has a
+// space or a non-ASCII letter is bumped, checked and shipped like any other.
+func TestManifestsPathWithSpaces(t *testing.T) {
+	e := newEnv(t, "deploy dir/k8s é", "")
+	res, err := e.release(t, "v1.7.0").Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.git.Git(t, "show", "main:deploy dir/k8s é/deployment-variables.yaml"); !strings.Contains(got, `IMAGE_TAG: "v1.7.0"`) {
+		t.Errorf("variables file on main:\n%s", got)
+	}
+	if m, err := manifest.Build(context.Background(), e.pull(t, e.reg.Host+"/shop/manifests:v1.7.0")); err != nil || res.Artifact == nil {
+		t.Errorf("artifact: %v", err)
+	} else if y, _ := m.AsYaml(); !strings.Contains(string(y), "shop-migration-v1.7.0") {
+		t.Error("the artifact does not render v1.7.0")
+	}
+}
+
 // TestImageMismatchStopsBeforeCommit: manifests that run images the release does not
 // push fail the release before the commit, naming the file, container and both images.
 func TestImageMismatchStopsBeforeCommit(t *testing.T) {

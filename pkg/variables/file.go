@@ -141,11 +141,15 @@ func FindIn(dir string) (file, value string, err error) {
 		if err != nil || !bytes.Contains(data, []byte(ConfigMapName)) {
 			return nil
 		}
-		if v, ferr := Find(data); ferr == nil {
+		v, ferr := Find(data)
+		switch {
+		case ferr == nil:
 			file, value = p, v
 			return filepath.SkipAll
+		case errors.Is(ferr, ErrNotFound) || errors.Is(ferr, ErrNotYAML):
+			return nil // another file that merely mentions the name
 		}
-		return nil
+		return fmt.Errorf("%s: %w", p, ferr)
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("reading %s: %w", dir, err)
