@@ -86,6 +86,32 @@ type Result struct {
 // removes it), sets IMAGE_TAG, commits and pushes. A push rejected because the branch
 // moved is retried on a fresh clone, with jittered backoff, up to MaxAttempts.
 func Bump(ctx context.Context, cfg Config) (Result, error) {
+	return withRetries(ctx, cfg, once)
+}
+
+// Check clones cfg.Branch as Bump does and checks, committing nothing, what Bump would
+// find: the credentials work, the branch exists, the file holds IMAGE_TAG, and cfg.Tag
+// is not older than it (ErrSuperseded, ErrUnordered). A release calls it before
+// building anything. The clone is removed; Result.Old and Result.Commit say what the
+// branch holds.
+func Check(ctx context.Context, cfg Config) (Result, error) {
+	dir, err := os.MkdirTemp("", "tandem-gitops-check-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	cfg.Dir = dir
+	res, err := withRetries(ctx, cfg, func(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) error {
+		_, _, _, err := inspect(ctx, cfg, auth, res)
+		return err
+	})
+	res.Dir = ""
+	return res, err
+}
+
+// withRetries runs attempt on fresh clones in cfg.Dir until it succeeds, fails for good,
+// or MaxAttempts is reached.
+func withRetries(ctx context.Context, cfg Config, attempt func(context.Context, Config, transport.AuthMethod, *Result) error) (Result, error) {
 	start := time.Now()
 	cfg, auth, err := normalize(cfg)
 	res := Result{URL: cfg.URL, Branch: cfg.Branch, New: cfg.Tag}
@@ -101,14 +127,15 @@ func Bump(ctx context.Context, cfg Config) (Result, error) {
 		return res, fmt.Errorf("cloning into %s: folder is not empty; pass an empty or new folder", cfg.Dir)
 	}
 	res.Dir = cfg.Dir
-	for attempt := 1; ; attempt++ {
-		res.Attempts = attempt
-		err = once(ctx, cfg, auth, &res)
-		if err == nil || !retryable(err) || attempt >= cfg.MaxAttempts {
+	for n := 1; ; n++ {
+		res.Attempts = n
+		err = attempt(ctx, cfg, auth, &res)
+		if err == nil || !retryable(err) || n >= cfg.MaxAttempts {
 			break
 		}
-		if werr := wait(ctx, attempt); werr != nil {
-			err = werr
+		if werr := wait(ctx, n); werr != nil {
+			// The deadline passed between attempts: say what kept failing.
+			err = fmt.Errorf("%w after %d attempts, the last: %w", werr, n, err)
 			break
 		}
 	}
@@ -123,9 +150,11 @@ func Bump(ctx context.Context, cfg Config) (Result, error) {
 	return res, err
 }
 
-func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) error {
+// inspect clones the branch into cfg.Dir (sparse) and reads IMAGE_TAG: res.Old and
+// res.Commit are set; ErrSuperseded and ErrUnordered when cfg.Tag may not replace it.
+func inspect(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) (*git.Repository, *git.Worktree, string, error) {
 	if err := os.RemoveAll(cfg.Dir); err != nil {
-		return err
+		return nil, nil, "", err
 	}
 	branch := plumbing.NewBranchReferenceName(cfg.Branch)
 	repo, err := git.PlainCloneContext(ctx, cfg.Dir, false, &git.CloneOptions{
@@ -133,42 +162,51 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 		SingleBranch: true, Depth: 1, Tags: git.NoTags, NoCheckout: true,
 	})
 	if err != nil {
-		return classify(fmt.Sprintf("cloning %s branch %s", cfg.URL, cfg.Branch), cfg, err)
+		return nil, nil, "", classify(fmt.Sprintf("cloning %s branch %s", cfg.URL, cfg.Branch), cfg, err)
 	}
 	// Check out only the folders the release reads (a sparse checkout: the index keeps
 	// every file, so the commit keeps them too). A full checkout of thousands of files
 	// takes go-git tens of seconds.
 	wt, err := repo.Worktree()
 	if err != nil {
-		return err
+		return nil, nil, "", err
 	}
 	if err := wt.Checkout(&git.CheckoutOptions{Branch: branch, SparseCheckoutDirectories: sparseDirs(cfg)}); err != nil {
-		return fmt.Errorf("checking out %s: %w", cfg.Branch, err)
+		return nil, nil, "", fmt.Errorf("checking out %s: %w", cfg.Branch, err)
 	}
 	head, err := repo.Head()
 	if err != nil {
-		return fmt.Errorf("reading head of %s: %w", cfg.Branch, err)
+		return nil, nil, "", fmt.Errorf("reading head of %s: %w", cfg.Branch, err)
 	}
 	path := filepath.Join(cfg.Dir, filepath.FromSlash(cfg.File))
+	res.Commit = head.Hash().String()
 	if _, err := variables.Resolve(path, cfg.Dir); err != nil {
-		return fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, err)
+		return nil, nil, "", fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, inRepository(err, cfg.Dir))
 	}
 	current, err := variables.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, err)
+		return nil, nil, "", fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, inRepository(err, cfg.Dir))
 	}
 	res.Old = current
 	switch c, err := tag.Compare(current, cfg.Tag); {
 	case err == nil && c > 0:
-		res.Commit = head.Hash().String()
-		return fmt.Errorf("%s holds %s, newer than %s: %w", cfg.File, current, cfg.Tag, ErrSuperseded)
+		return nil, nil, "", fmt.Errorf("%s holds %s, newer than %s: %w", cfg.File, current, cfg.Tag, ErrSuperseded)
 	case err != nil && tag.IsSemver(current):
 		// Tags are ordered as semantic versions. Replacing one with a tag that is not
 		// could move the branch backwards unnoticed (and Flux's ref.semver would never
 		// pick the new artifact), so it is refused; between two non-semver tags there is
 		// no order and the newest release wins.
-		return fmt.Errorf("%s holds %s, a semantic version; %s is not one, so no one can tell which is newer: %w: release with a semver tag (--tag, or $CI_PIPELINE_ID with the default format), or set the file by hand to switch schemes", cfg.File, current, cfg.Tag, ErrUnordered)
+		return nil, nil, "", fmt.Errorf("%s holds %s, a semantic version; %s is not one, so no one can tell which is newer: %w: release with a semver tag (--tag, or $CI_PIPELINE_ID with the default format), or set the file by hand to switch schemes", cfg.File, current, cfg.Tag, ErrUnordered)
 	}
+	return repo, wt, path, nil
+}
+
+func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) error {
+	repo, wt, path, err := inspect(ctx, cfg, auth, res)
+	if err != nil {
+		return err
+	}
+	current := res.Old
 	msg, err := message(cfg, current)
 	if err != nil {
 		return err
@@ -180,11 +218,10 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 	}
 	if cfg.Check != nil {
 		if err := cfg.Check(ctx, cfg.Dir); err != nil {
-			return fmt.Errorf("branch %s with IMAGE_TAG=%s, before committing: %w", cfg.Branch, cfg.Tag, err)
+			return fmt.Errorf("branch %s with IMAGE_TAG=%s, before committing: %w", cfg.Branch, cfg.Tag, inRepository(err, cfg.Dir))
 		}
 	}
 	if unchanged {
-		res.Commit = head.Hash().String()
 		return fmt.Errorf("%s already holds %s: %w", cfg.File, cfg.Tag, ErrNothingToCommit)
 	}
 	// Only the one file changed: skip go-git's status of the whole worktree (seconds on
@@ -208,6 +245,40 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 	res.Commit = commit.String()
 	return nil
 }
+
+// inRepository shows paths inside the temporary clone dir as paths of the repository
+// (k8s/deployment.yaml, not /tmp/tandem-gitops-123/k8s/deployment.yaml); errors.Is
+// still sees the original.
+func inRepository(err error, dir string) error {
+	msg := err.Error()
+	for _, d := range []string{dir, evalSymlinks(dir)} {
+		if d != "" {
+			msg = strings.ReplaceAll(msg, d+string(filepath.Separator), "")
+			msg = strings.ReplaceAll(msg, d, ".")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &relabeled{msg: msg, err: err}
+}
+
+func evalSymlinks(p string) string {
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return ""
+	}
+	return r
+}
+
+// relabeled is an error shown with another message and unwrapped to the original.
+type relabeled struct {
+	msg string
+	err error
+}
+
+func (e *relabeled) Error() string { return e.msg }
+func (e *relabeled) Unwrap() error { return e.err }
 
 // errRejected marks a push the server refused because the branch moved.
 var errRejected = errors.New("push rejected: branch moved")

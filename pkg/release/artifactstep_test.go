@@ -104,3 +104,42 @@ func pull(t *testing.T, ref string) string {
 	}
 	return out
 }
+
+// TestChecksBeforeBuilding (issue 19, item 11): a missing branch, a missing variables
+// file, a refused token and a newer tag on the branch are found before any image is
+// built or pushed (no registry request), and the branch is untouched.
+func TestChecksBeforeBuilding(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(*release.Config)
+		tag  string
+		want string
+	}{
+		{"missing branch", func(c *release.Config) { c.Branch = "nope" }, "v1.42.0", "branch not found"},
+		{"missing file", func(c *release.Config) { c.VariablesFile = "k8s/missing.yaml" }, "v1.42.0", "k8s/missing.yaml"},
+		{"refused token", func(c *release.Config) { c.GitToken = "wrong" }, "v1.42.0", "git authentication failed"},
+		{"superseded", func(*release.Config) {}, "v0.9.0", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, "k8s", "")
+			c.edit(&e.cfg)
+			res, err := e.release(t, c.tag).Run(context.Background())
+			if c.want == "" {
+				if err != nil || !res.Superseded || res.Images != nil {
+					t.Errorf("superseded release = %+v, %v", res, err)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("release = %v, want %q", err, c.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "tandem-gitops") {
+				t.Errorf("the error shows the temporary clone: %v", err)
+			}
+			if n := e.reg.Requests.Load(); n != 0 {
+				t.Errorf("%d registry requests: images were built and pushed first", n)
+			}
+			if e.git.Git(t, "rev-list", "--count", "main") != "1" {
+				t.Error("the branch moved")
+			}
+		})
+	}
+}

@@ -181,8 +181,8 @@ func (r *Release) host(step string) string {
 	return "the registry"
 }
 
-// step times fn, run under the step's deadline, and records its outcome.
-func (x *run) step(name string, fn func(ctx context.Context) (Status, string, error)) error {
+// bounded runs fn under the step's deadline; an error caused by that deadline says so.
+func (x *run) bounded(name string, fn func(ctx context.Context) error) error {
 	t := time.Now()
 	ctx := x.ctx
 	// reconcile and watch carry their own deadlines and say what they waited for.
@@ -191,19 +191,35 @@ func (x *run) step(name string, fn func(ctx context.Context) (Status, string, er
 		ctx, cancel = context.WithTimeout(ctx, x.r.Timeout)
 		defer cancel()
 	}
-	status, detail, err := fn(ctx)
+	err := fn(ctx)
+	if err != nil && x.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%s step: %w after %s waiting for %s (raise --timeout, or check the host): %w", name, ErrStepTimeout, time.Since(t).Round(time.Millisecond), x.r.host(name), err)
+	}
+	return err
+}
+
+// step times fn, run under the step's deadline, and records its outcome.
+func (x *run) step(name string, fn func(ctx context.Context) (Status, string, error)) error {
+	t := time.Now()
+	var status Status
+	var detail string
+	err := x.bounded(name, func(ctx context.Context) (err error) {
+		status, detail, err = fn(ctx)
+		return err
+	})
 	if err != nil {
 		status = StatusFailed
-		if x.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("%s step: %w after %s waiting for %s (raise --timeout, or check the host): %w", name, ErrStepTimeout, time.Since(t).Round(time.Millisecond), x.r.host(name), err)
-		}
 	}
-	s := Step{Name: name, Status: status, Detail: detail, Duration: time.Since(t)}
+	x.record(Step{Name: name, Status: status, Detail: detail, Duration: time.Since(t)})
+	return err
+}
+
+// record adds s to the result and reports it.
+func (x *run) record(s Step) {
 	x.res.Steps = append(x.res.Steps, s)
 	if x.r.Progress != nil {
 		x.r.Progress(s)
 	}
-	return err
 }
 
 // Run releases the plan's tag. On ErrSuperseded from the commit step the artifact push
@@ -216,11 +232,24 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 	res = Result{Tag: tag, Plan: &p}
 	x := &run{r: r, res: &res, ctx: ctx}
 	defer func() { res.Duration = time.Since(start) }()
+	// Everything that can be checked cheaply is, before the first image is built: the
+	// branch, its variables file, the credentials, a newer tag already there.
 	for _, s := range r.steps() {
-		if v, ok := s.step.(Validator); ok && s.step != nil {
-			if err := v.Validate(ctx, tag); err != nil {
-				return res, fmt.Errorf("%s step: %w", s.name, err)
+		v, ok := s.step.(Validator)
+		if !ok || s.step == nil {
+			continue
+		}
+		t := time.Now()
+		err := x.bounded(s.name, func(ctx context.Context) error { return v.Validate(ctx, tag) })
+		if errors.Is(err, gitops.ErrSuperseded) && !r.PushSuperseded {
+			return r.superseded(x), nil
+		}
+		if err != nil && !errors.Is(err, gitops.ErrSuperseded) {
+			x.record(Step{Name: s.name, Status: StatusFailed, Detail: "checked before anything ran", Duration: time.Since(t)})
+			if errors.Is(err, ErrStepTimeout) {
+				return res, err
 			}
+			return res, fmt.Errorf("%s step: %w", s.name, err)
 		}
 	}
 
@@ -358,6 +387,29 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 		}
 	}
 	return res, nil
+}
+
+// superseded ends a release whose branch already holds a newer tag before anything is
+// built: every step is skipped, nothing is pushed.
+func (r *Release) superseded(x *run) Result {
+	res := x.res
+	res.Superseded = true
+	var c gitops.Result
+	if ch, ok := r.Committer.(interface{ Checked() gitops.Result }); ok {
+		c = ch.Checked()
+		res.Commit = &c
+	}
+	for _, s := range r.steps() {
+		if s.step == nil {
+			continue
+		}
+		detail := "superseded: the branch holds the newer " + c.Old
+		if s.name == StepCommit {
+			detail = "branch holds newer " + c.Old
+		}
+		x.step(s.name, func(context.Context) (Status, string, error) { return StatusSkipped, detail, nil })
+	}
+	return *res
 }
 
 func short(sha string) string {

@@ -56,7 +56,25 @@ func (g *GoImages) Describe(tag string) string {
 type GitCommitter struct {
 	Config gitops.Config
 	Check  func(ctx context.Context, clone string) error
+
+	checked gitops.Result
 }
+
+var _ Validator = (*GitCommitter)(nil)
+
+// Validate checks the branch before the release builds anything (gitops.Check): it
+// exists, the token may read it, its variables file holds IMAGE_TAG, and tag is not
+// older than it (gitops.ErrSuperseded).
+func (g *GitCommitter) Validate(ctx context.Context, tag string) error {
+	cfg := g.Config
+	cfg.Tag = tag
+	var err error
+	g.checked, err = gitops.Check(ctx, cfg)
+	return err
+}
+
+// Checked is what Validate found on the branch.
+func (g *GitCommitter) Checked() gitops.Result { return g.checked }
 
 var _ Committer = (*GitCommitter)(nil)
 
