@@ -18,6 +18,7 @@ import (
 	"github.com/fluxcd/pkg/oci"
 	"github.com/google/go-containerregistry/pkg/crane"
 
+	"github.com/tandem-ci/tandem/internal/testgit"
 	"github.com/tandem-ci/tandem/internal/testnet"
 	"github.com/tandem-ci/tandem/internal/testregistry"
 	"github.com/tandem-ci/tandem/pkg/manifest"
@@ -317,5 +318,42 @@ func TestRenderPathWithSpaces(t *testing.T) {
 		if out, err := run(t, args...); err != nil {
 			t.Errorf("%v: %v\n%s", args, err, out)
 		}
+	}
+}
+
+// TestReleaseMessages (item 20): --push-superseded says what it pushed; a superseded
+// release says nothing was built; an artifact failure after the commit says the commit
+// landed; a git server answering 503 is named as such, not as a timeout.
+func TestReleaseMessages(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	git := testgit.New(t, "ci", "git-token", testgit.Under("k8s", manifestFiles(t, manifest.Spec{App: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"m"}, Tag: "v1.2.0"})))
+	for _, k := range []string{"CI_PROJECT_URL", "CI_DEFAULT_BRANCH", "CI_REGISTRY_IMAGE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("TANDEM_GIT_TOKEN", "git-token")
+	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
+	args := func(tag string, extra ...string) []string {
+		return append([]string{"release", "--app", "shop", "--registry", reg.Host, "--source", hello, "--checkout", t.TempDir(),
+			"--repo-url", git.RepoURL, "--branch", "main", "--git-username", "ci", "--tag", tag}, extra...)
+	}
+	if out, err := run(t, args("v1.1.0")...); err != nil || !strings.Contains(out, "nothing built, committed or pushed") {
+		t.Errorf("superseded release: %v\n%s", err, out)
+	}
+	if out, err := run(t, args("v1.1.0", "--push-superseded")...); err != nil || !strings.Contains(out, "the artifact pushed anyway") || strings.Contains(out, "nothing pushed") {
+		t.Errorf("--push-superseded: %v\n%s", err, out)
+	}
+	silent := testnet.Silent(t)
+	_, err := run(t, args("v1.3.0", "--artifact-repo", silent+"/m", "--timeout", "2s")...)
+	if err == nil || !strings.Contains(err.Error(), "already landed on main") {
+		t.Errorf("artifact failure after the commit: %v", err)
+	}
+
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	}))
+	defer failing.Close()
+	_, err = run(t, "commit", "--app", "shop", "--repo-url", failing.URL+"/shop.git", "--branch", "main", "--tag", "v1.3.0", "--timeout", "3s")
+	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "kept failing") || strings.Contains(err.Error(), "timed out") {
+		t.Errorf("git server answering 503: %v", err)
 	}
 }

@@ -217,8 +217,13 @@ func runRelease(cmd *cobra.Command, f *releaseFlags, r *release.Release) error {
 				fmt.Fprintf(w, "  %-8s planned    %s\n", s.Name, s.Detail)
 			}
 		}
-		if res.Superseded {
-			fmt.Fprintln(w, "superseded: a newer tag is already on the branch; nothing pushed")
+		switch {
+		case res.Superseded && res.Artifact != nil:
+			fmt.Fprintln(w, "superseded: a newer tag is already on the branch; nothing committed, the artifact pushed anyway (--push-superseded)")
+		case res.Superseded && res.Images != nil:
+			fmt.Fprintln(w, "superseded: a newer tag is already on the branch; nothing committed or pushed to git, no artifact")
+		case res.Superseded:
+			fmt.Fprintln(w, "superseded: a newer tag is already on the branch; nothing built, committed or pushed")
 		}
 		if !f.dryRun {
 			fmt.Fprintf(w, "done in %s\n", res.Duration.Round(time.Millisecond))

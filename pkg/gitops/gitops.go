@@ -142,7 +142,7 @@ func withRetries(ctx context.Context, cfg Config, attempt func(context.Context, 
 	res.Duration = time.Since(start)
 	if err != nil && retryable(err) {
 		why := "branch kept moving"
-		if errors.Is(err, errTransient) {
+		if errors.Is(err, ErrServerFailing) {
 			why = "the server kept failing"
 		}
 		return res, fmt.Errorf("pushing to %s %s: %s, gave up after %d attempts: %w", cfg.URL, cfg.Branch, why, res.Attempts, err)
@@ -283,11 +283,11 @@ func (e *relabeled) Unwrap() error { return e.err }
 // errRejected marks a push the server refused because the branch moved.
 var errRejected = errors.New("push rejected: branch moved")
 
-// errTransient marks a failure of the connection or the server (reset, cut-off answer,
+// ErrServerFailing marks a failure of the connection or the server (reset, cut-off answer,
 // 5xx): the next attempt, on a fresh clone, may well succeed.
-var errTransient = errors.New("transient git server error")
+var ErrServerFailing = errors.New("git server error")
 
-func retryable(err error) bool { return errors.Is(err, errRejected) || errors.Is(err, errTransient) }
+func retryable(err error) bool { return errors.Is(err, errRejected) || errors.Is(err, ErrServerFailing) }
 
 // transient reports whether a go-git error message says the connection or the server
 // failed, rather than the request being wrong.
@@ -314,7 +314,7 @@ func classify(doing string, cfg Config, err error) error {
 		strings.Contains(msg, "non-fast-forward"), strings.Contains(msg, "fetch first"), strings.Contains(msg, "failed to update ref"), strings.Contains(msg, "cannot lock ref"):
 		return fmt.Errorf("%s: %w (%s)", doing, errRejected, msg)
 	case transient(msg):
-		return fmt.Errorf("%s: %w: %s", doing, errTransient, msg)
+		return fmt.Errorf("%s: %w: %s", doing, ErrServerFailing, msg)
 	}
 	return fmt.Errorf("%s: %s", doing, msg)
 }

@@ -192,7 +192,9 @@ func (x *run) bounded(name string, fn func(ctx context.Context) error) error {
 		defer cancel()
 	}
 	err := fn(ctx)
-	if err != nil && x.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// A server that kept failing until the deadline is not a server that was slow: the
+	// error already says what it answered.
+	if err != nil && x.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, gitops.ErrServerFailing) {
 		err = fmt.Errorf("%s step: %w after %s waiting for %s (raise --timeout, or check the host): %w", name, ErrStepTimeout, time.Since(t).Round(time.Millisecond), x.r.host(name), err)
 	}
 	return err
@@ -340,6 +342,10 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 	if r.Artifacts != nil {
 		if err := x.step(StepArtifact, func(ctx context.Context) (Status, string, error) {
 			a, err := r.Artifacts.PushArtifact(ctx, dir, tag, revision)
+			if err != nil && res.Commit != nil && res.Commit.Commit != "" && !res.Superseded {
+				// The bump is on the branch: say so, and that a re-run finishes the job.
+				return "", "", fmt.Errorf("%w (the commit %s setting IMAGE_TAG=%s already landed on %s: re-run the release to push the artifact; nothing is committed twice)", err, short(res.Commit.Commit), tag, res.Commit.Branch)
+			}
 			if err != nil {
 				return "", "", err
 			}
