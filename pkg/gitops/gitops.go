@@ -287,7 +287,9 @@ var errRejected = errors.New("push rejected: branch moved")
 // 5xx): the next attempt, on a fresh clone, may well succeed.
 var ErrServerFailing = errors.New("git server error")
 
-func retryable(err error) bool { return errors.Is(err, errRejected) || errors.Is(err, ErrServerFailing) }
+func retryable(err error) bool {
+	return errors.Is(err, errRejected) || errors.Is(err, ErrServerFailing)
+}
 
 // transient reports whether a go-git error message says the connection or the server
 // failed, rather than the request being wrong.
