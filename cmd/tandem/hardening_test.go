@@ -348,6 +348,12 @@ func TestReleaseMessages(t *testing.T) {
 		t.Errorf("artifact failure after the commit: %v", err)
 	}
 
+	t.Setenv("TANDEM_GIT_TOKEN", "wrong-token")
+	_, err = run(t, "commit", "--app", "shop", "--repo-url", git.RepoURL, "--branch", "main", "--git-username", "ci", "--tag", "v1.4.0")
+	if err == nil || !strings.Contains(err.Error(), "git authentication failed") || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "wrong-token") {
+		t.Errorf("refused token: %q", err)
+	}
+
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "maintenance", http.StatusServiceUnavailable)
 	}))

@@ -304,7 +304,7 @@ func transient(msg string) bool {
 
 // classify turns go-git's errors into tandem's, and keeps secrets out of the message.
 func classify(doing string, cfg Config, err error) error {
-	msg := redact(err.Error(), cfg.Password)
+	msg := strings.TrimSpace(redact(err.Error(), cfg.Password))
 	switch {
 	case (errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed)) && cfg.Password == "":
 		return fmt.Errorf("%s: %w: no token was given: set TANDEM_GIT_TOKEN to a project or deploy token with write access (%s)", doing, ErrAuth, msg)

@@ -309,6 +309,19 @@ func preflightHardening(t *testing.T, n *notes, prevService, prevMigration strin
 			}
 		}
 	})
+	// Item 20: Ctrl-C while initdb runs says so, without initdb's half-written output.
+	t.Run("interrupted initdb", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+		defer cancel()
+		pg, err := preflight.StartPostgres(ctx)
+		if err == nil {
+			pg.Stop()
+			t.Skip("initdb finished within 150ms")
+		}
+		if !strings.Contains(err.Error(), "interrupted") || strings.Count(err.Error(), "\n") > 1 {
+			t.Errorf("interrupted initdb = %v", err)
+		}
+	})
 	// Item 19: a malformed URL is bad input, not an incompatible release; an unreachable
 	// database fails the database phase, not the migration.
 	t.Run("blame", func(t *testing.T) {
