@@ -8,7 +8,7 @@ import (
 
 	"dagger/tandem/internal/dagger"
 
-	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/naming"
 )
 
 // Published are both image references, with digests, of one release.
@@ -59,9 +59,9 @@ func (m *Tandem) Publish(
 	if err != nil {
 		return nil, err
 	}
-	svcRepo, migRepo, _ := image.Repositories(registry, app, serviceRepository, migrationRepository, "")
+	svcRepo, migRepo, _ := naming.Repositories(registry, app, serviceRepository, migrationRepository, "")
 	for _, r := range []struct{ field, value string }{{"service repository", svcRepo}, {"migration repository", migRepo}} {
-		if err := image.ValidateRepository(r.value); err != nil {
+		if err := naming.ValidateRepository(r.value); err != nil {
 			return nil, fmt.Errorf("%s %q (registry %q, app %q): %w", r.field, r.value, registry, app, err)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/google/shlex"
 	"github.com/spf13/cobra"
 
-	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/lint"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/tag"
@@ -41,7 +41,7 @@ func newInitCmd() *cobra.Command {
 			spec.MigrationCommand = words
 			spec.Replicas = &replicas
 			// The naming rule every door shares: <registry>/<app>, <registry>/<app>-migration.
-			spec.Image, spec.MigrationImage, _ = image.Repositories(registry, spec.App, spec.Image, spec.MigrationImage, "")
+			spec.Image, spec.MigrationImage, _ = naming.Repositories(registry, spec.App, spec.Image, spec.MigrationImage, "")
 			switch waiter {
 			case "k8s-wait-for":
 			case "tandem":

@@ -10,7 +10,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/tag"
 )
 
@@ -124,7 +124,7 @@ func (c *checker) artifactRepository() string {
 	for _, d := range c.objs.deployments {
 		for _, ctr := range d.obj.Spec.Template.Spec.Containers {
 			if r, err := name.ParseReference(ctr.Image); err == nil {
-				_, _, art := image.Repositories("", "", r.Context().Name(), "", "")
+				_, _, art := naming.Repositories("", "", r.Context().Name(), "", "")
 				return art
 			}
 		}

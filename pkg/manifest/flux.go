@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/tandem-ci/tandem/internal/atomicfile"
-	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/naming"
 )
 
 // Flux defaults.
@@ -102,7 +102,7 @@ func (f FluxSpec) WithDefaults() FluxSpec {
 // FluxFromSpec derives the Flux objects' spec from the k8s/ spec, with the artifact
 // repository of the naming rule every door shares (<service image>/manifests).
 func FluxFromSpec(s Spec) FluxSpec {
-	_, _, art := image.Repositories("", s.App, s.Image, s.MigrationImage, "")
+	_, _, art := naming.Repositories("", s.App, s.Image, s.MigrationImage, "")
 	return FluxSpec{App: s.App, TargetNamespace: s.Namespace, ArtifactRepo: art}
 }
 
@@ -118,7 +118,7 @@ func FluxFile(f FluxSpec) ([]byte, error) {
 			errs = append(errs, fmt.Sprintf("%s %q: not a DNS-1123 label", n.field, n.v))
 		}
 	}
-	if err := image.ValidateRepository(f.ArtifactRepo); err != nil {
+	if err := naming.ValidateRepository(f.ArtifactRepo); err != nil {
 		errs = append(errs, fmt.Sprintf("artifact repository %q: %v", f.ArtifactRepo, err))
 	}
 	if len(errs) > 0 {

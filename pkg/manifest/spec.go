@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/tag"
 )
 
@@ -58,7 +58,7 @@ type Spec struct {
 // WithDefaults returns s with every empty optional field filled.
 func (s Spec) WithDefaults() Spec {
 	if s.MigrationImage == "" && s.Image != "" {
-		s.MigrationImage = s.Image + image.MigrationSuffix
+		s.MigrationImage = s.Image + naming.MigrationSuffix
 	}
 	if s.ConfigMap == "" {
 		s.ConfigMap = s.App + "-config"
@@ -105,7 +105,7 @@ func (s Spec) Validate() error {
 		if f[0] == "migrationImage" && s.Image == "" && f[1] == "" {
 			continue // derived from image, already reported
 		}
-		switch err := image.ValidateRepository(f[1]); {
+		switch err := naming.ValidateRepository(f[1]); {
 		case err != nil && f[1] == "":
 			errs = append(errs, f[0]+": "+err.Error())
 		case err != nil:

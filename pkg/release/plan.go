@@ -12,6 +12,7 @@ import (
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/tag"
 	"github.com/tandem-ci/tandem/pkg/variables"
 )
@@ -185,7 +186,7 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 		}
 	}
 
-	p.ServiceRepository, p.MigrationRepository, p.ArtifactRepository = image.Repositories(cfg.Registry, p.App, cfg.ServiceRepository, cfg.MigrationRepository, cfg.ArtifactRepository)
+	p.ServiceRepository, p.MigrationRepository, p.ArtifactRepository = naming.Repositories(cfg.Registry, p.App, cfg.ServiceRepository, cfg.MigrationRepository, cfg.ArtifactRepository)
 	var repos []struct{ field, value string }
 	if needs(StepImages) || needs(StepPreflight) {
 		repos = append(repos, struct{ field, value string }{"service repository", p.ServiceRepository}, struct{ field, value string }{"migration repository", p.MigrationRepository})
@@ -196,7 +197,7 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 	for _, r := range repos {
 		if r.value == "" {
 			bad("%s: required: give the registry path (--registry, or $CI_REGISTRY_IMAGE) and the app", r.field)
-		} else if err := image.ValidateRepository(r.value); err != nil {
+		} else if err := naming.ValidateRepository(r.value); err != nil {
 			bad("%s %q: %v", r.field, r.value, err)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tandem-ci/tandem/internal/gitserver"
 	"github.com/tandem-ci/tandem/internal/localcluster"
+	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/manifest"
@@ -182,7 +183,7 @@ func (r *run) startGit() (*gitserver.Server, error) {
 	if err := os.CopyFS(src, os.DirFS(r.cfg.Example)); err != nil {
 		return nil, fmt.Errorf("copying %s: %w", r.cfg.Example, err)
 	}
-	svc, mig, _ := image.Repositories(r.reg, r.cfg.App, "", "", "")
+	svc, mig, _ := naming.Repositories(r.reg, r.cfg.App, "", "", "")
 	spec := manifest.Spec{App: r.cfg.App, Namespace: r.cfg.App, Image: svc, MigrationImage: mig,
 		MigrationCommand: []string{"/app/" + r.cfg.App, "migrate", "up"}, WaiterImage: manifest.TandemWaiterImage, WaiterLogs: true, Tag: "v1.0.0"}
 	if _, err := manifest.Render(filepath.Join(src, "k8s"), spec, manifest.WithForce()); err != nil {
