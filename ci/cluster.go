@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 // Reconcile asks Flux to reconcile the OCIRepository (then the Kustomization) and waits
@@ -55,7 +56,7 @@ func fluxClient(ctx context.Context, kubeconfig *dagger.Secret, namespace string
 	if err != nil {
 		return nil, "", err
 	}
-	cfg, ns, err := cluster.ConfigFromBytes([]byte(kc), namespace)
+	cfg, ns, err := waiter.ConfigFromBytes([]byte(kc), namespace)
 	if err != nil {
 		return nil, "", err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/release"
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 // clusterFlags are shared by the commands talking to Kubernetes.
@@ -43,7 +44,7 @@ func (f *clusterFlags) clients() (kubernetes.Interface, dynamic.Interface, strin
 	if err := checkTimeout(f.timeout); err != nil {
 		return nil, nil, "", err
 	}
-	cfg, ns, err := cluster.Config(f.kubeconfig, f.namespace)
+	cfg, ns, err := waiter.Config(f.kubeconfig, f.namespace)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -67,8 +68,8 @@ func newWaitCmds() []*cobra.Command {
 			return err
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "waiting for job %s/%s\n", ns, name)
-		res, err := cluster.WaitForJob(cmd.Context(), kube, ns, name, cluster.WithTimeout(f.timeout), cluster.WithMissingTimeout(missing), cluster.WithLogLines(lines))
-		if errors.Is(err, cluster.ErrJobFailed) {
+		res, err := cluster.WaitForJob(cmd.Context(), kube, ns, name, waiter.WithTimeout(f.timeout), waiter.WithMissingTimeout(missing), waiter.WithLogLines(lines))
+		if errors.Is(err, waiter.ErrJobFailed) {
 			w := cmd.ErrOrStderr()
 			if res.Logs != "" {
 				fmt.Fprintf(w, "--- last %d log lines of pod %s ---\n%s\n---\n", lines, res.Pod, strings.TrimRight(res.Logs, "\n"))

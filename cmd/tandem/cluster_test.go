@@ -8,6 +8,7 @@ import (
 
 	"github.com/tandem-ci/tandem/internal/testcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 // TestWaitCommands runs the k8s-wait-for compatible forms against a real API server.
@@ -28,11 +29,11 @@ func TestWaitCommands(t *testing.T) {
 		t.Errorf("wait job done = %v\n%s", err, out)
 	}
 	_, err := run(t, "job", "broken", "--kubeconfig", c.Kubeconfig, "-n", "default")
-	if !errors.Is(err, cluster.ErrJobFailed) || !strings.Contains(err.Error(), "BackoffLimitExceeded") {
+	if !errors.Is(err, waiter.ErrJobFailed) || !strings.Contains(err.Error(), "BackoffLimitExceeded") {
 		t.Errorf("job broken = %v", err)
 	}
 	_, err = run(t, "job-wr", "absent", "--kubeconfig", c.Kubeconfig, "-n", "default", "--missing-timeout", "500ms")
-	if !errors.Is(err, cluster.ErrJobMissing) {
+	if !errors.Is(err, waiter.ErrJobMissing) {
 		t.Errorf("job-wr absent = %v", err)
 	}
 	_, err = run(t, "reconcile", "--source", "shop", "--kubeconfig", c.Kubeconfig, "-n", "default", "--timeout", time.Second.String())
@@ -40,7 +41,7 @@ func TestWaitCommands(t *testing.T) {
 		t.Errorf("reconcile of a missing OCIRepository = %v", err)
 	}
 	_, err = run(t, "watch", "--app", "shop", "--tag", "v1.0.0", "--kubeconfig", c.Kubeconfig, "-n", "default", "--timeout", "500ms")
-	if !errors.Is(err, cluster.ErrJobMissing) {
+	if !errors.Is(err, waiter.ErrJobMissing) {
 		t.Errorf("watch of a release never applied = %v", err)
 	}
 	if _, err := run(t, "wait", "pod", "x"); err == nil || !strings.Contains(err.Error(), "only jobs") {

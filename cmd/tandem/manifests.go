@@ -9,9 +9,9 @@ import (
 	"github.com/google/shlex"
 	"github.com/spf13/cobra"
 
-	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/lint"
 	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/tag"
 	"github.com/tandem-ci/tandem/pkg/variables"
 )

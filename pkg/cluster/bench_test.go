@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 // BenchmarkWaiterReaction measures the time from the Job's Failed condition being
@@ -28,7 +29,7 @@ func BenchmarkWaiterReaction(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		name := fmt.Sprintf("m%d", i)
 		createJob(b, shared.Kube, ns, name)
-		ch := waitAsync(shared.Kube, ns, name, cluster.WithTimeout(30*time.Second))
+		ch := waitAsync(shared.Kube, ns, name, waiter.WithTimeout(30*time.Second))
 		time.Sleep(100 * time.Millisecond) // the waiter is watching
 		at := time.Now()
 		finish(b, shared.Kube, ns, name, false)
@@ -58,9 +59,9 @@ func TestWaiterIdleRequests(t *testing.T) {
 		return roundTripFunc(func(r *http.Request) (*http.Response, error) { n.Add(1); return rt.RoundTrip(r) })
 	}
 	kube, _ := kubernetes.NewForConfig(cfg)
-	_, err = cluster.WaitForJob(context.Background(), kube, ns, "idle", cluster.WithTimeout(d))
+	_, err = cluster.WaitForJob(context.Background(), kube, ns, "idle", waiter.WithTimeout(d))
 	t.Logf("API requests by one waiter over %s: %d (%v)", d, n.Load(), err)
-	if !errors.Is(err, cluster.ErrJobMissing) && !errors.Is(err, cluster.ErrTimeout) {
+	if !errors.Is(err, waiter.ErrJobMissing) && !errors.Is(err, waiter.ErrTimeout) {
 		t.Errorf("the idle wait ended with %v, want a timeout", err)
 	}
 	if n.Load() > 3 {

@@ -33,7 +33,7 @@ func TestTimeoutCoversFirstCall(t *testing.T) {
 	ctx := context.Background()
 	cases := map[string]func() error{
 		"wait": func() error {
-			_, err := cluster.WaitForJob(ctx, kube, "ns", "shop-migration-v1", cluster.WithTimeout(time.Second))
+			_, err := cluster.WaitForJob(ctx, kube, "ns", "shop-migration-v1", waiter.WithTimeout(time.Second))
 			return err
 		},
 		"watch": func() error {
@@ -49,7 +49,7 @@ func TestTimeoutCoversFirstCall(t *testing.T) {
 		start := time.Now()
 		err := testnet.Within(t, 30*time.Second, fn)
 		t.Logf("%s against a silent API server: %v after %s", name, err, time.Since(start).Round(time.Millisecond))
-		if !errors.Is(err, cluster.ErrTimeout) || !strings.Contains(err.Error(), "API server did not answer") || strings.Contains(err.Error(), "Flux controller") {
+		if !errors.Is(err, waiter.ErrTimeout) || !strings.Contains(err.Error(), "API server did not answer") || strings.Contains(err.Error(), "Flux controller") {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -63,7 +63,7 @@ func TestCancelIsNotATimeout(t *testing.T) {
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	for name, fn := range map[string]func(context.Context) error{
 		"wait": func(ctx context.Context) error {
-			_, err := cluster.WaitForJob(ctx, kube, "ns", "j", cluster.WithTimeout(time.Hour))
+			_, err := cluster.WaitForJob(ctx, kube, "ns", "j", waiter.WithTimeout(time.Hour))
 			return err
 		},
 		"reconcile": func(ctx context.Context) error {
@@ -74,7 +74,7 @@ func TestCancelIsNotATimeout(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(200*time.Millisecond, cancel)
 		err := testnet.Within(t, 30*time.Second, func() error { return fn(ctx) })
-		if !errors.Is(err, context.Canceled) || errors.Is(err, cluster.ErrTimeout) || strings.Contains(err.Error(), "Flux controller") {
+		if !errors.Is(err, context.Canceled) || errors.Is(err, waiter.ErrTimeout) || strings.Contains(err.Error(), "Flux controller") {
 			t.Errorf("%s cancelled: %v", name, err)
 		}
 	}
@@ -114,13 +114,13 @@ func TestFailedJobLogTailStall(t *testing.T) {
 	old := waiter.LogTailTimeout
 	waiter.LogTailTimeout = time.Second
 	defer func() { waiter.LogTailTimeout = old }()
-	var res cluster.JobResult
+	var res waiter.JobResult
 	err = testnet.Within(t, 30*time.Second, func() error {
 		var err error
-		res, err = cluster.WaitForJob(context.Background(), kube, ns, "shop-migration-v1", cluster.WithTimeout(time.Hour))
+		res, err = cluster.WaitForJob(context.Background(), kube, ns, "shop-migration-v1", waiter.WithTimeout(time.Hour))
 		return err
 	})
-	if !errors.Is(err, cluster.ErrJobFailed) || res.Reason != "BackoffLimitExceeded" || !strings.Contains(res.LogError, "cannot list the job's pods") {
+	if !errors.Is(err, waiter.ErrJobFailed) || res.Reason != "BackoffLimitExceeded" || !strings.Contains(res.LogError, "cannot list the job's pods") {
 		t.Errorf("WaitForJob = %+v, %v", res, err)
 	}
 }

@@ -107,7 +107,7 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 	case apierrors.IsNotFound(err):
 		return res, fmt.Errorf("requesting reconcile of %s: %w: create it (flux create source oci / flux create kustomization) or pass the right name", t, ErrNotFound)
 	case apierrors.IsForbidden(err):
-		return res, fmt.Errorf("requesting reconcile of %s: %w: grant get and patch/update on %s (%v)", t, ErrForbidden, t.Resource.GroupResource(), err)
+		return res, fmt.Errorf("requesting reconcile of %s: %w: grant get and patch/update on %s (%v)", t, waiter.ErrForbidden, t.Resource.GroupResource(), err)
 	case err != nil:
 		return res, fmt.Errorf("requesting reconcile of %s: %w", t, err)
 	}
@@ -150,9 +150,9 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 	case err != nil && !synced:
 		return res, fmt.Errorf("watching %s: %w", t, waiter.ContextError(ctx, timeout))
 	case err != nil && !handled:
-		return res, fmt.Errorf("waiting for %s to handle the reconcile request: %w after %s: is the Flux controller running?", t, ErrTimeout, timeout)
+		return res, fmt.Errorf("waiting for %s to handle the reconcile request: %w after %s: is the Flux controller running?", t, waiter.ErrTimeout, timeout)
 	case err != nil:
-		return res, fmt.Errorf("waiting for %s to become ready: %w after %s (last message: %s)", t, ErrTimeout, timeout, res.Message)
+		return res, fmt.Errorf("waiting for %s to become ready: %w after %s (last message: %s)", t, waiter.ErrTimeout, timeout, res.Message)
 	case !ready:
 		return res, fmt.Errorf("%s: %w: %s", t, ErrNotReady, res.Message)
 	}

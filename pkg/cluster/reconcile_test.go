@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 func createFluxObjects(t *testing.T, dyn dynamic.Interface, ns string) {
@@ -121,7 +122,7 @@ func TestReconcileErrors(t *testing.T) {
 		t.Errorf("missing object = %v", err)
 	}
 	_, err = cluster.Reconcile(ctx, c.Dynamic, time.Second, repo)
-	if !errors.Is(err, cluster.ErrTimeout) || !strings.Contains(err.Error(), "is the Flux controller running?") {
+	if !errors.Is(err, waiter.ErrTimeout) || !strings.Contains(err.Error(), "is the Flux controller running?") {
 		t.Errorf("no controller = %v", err)
 	}
 	fakeFlux(ctx, t, c.Dynamic, ns, map[schema.GroupVersionResource]string{cluster.OCIRepository: "artifact not found: "})

@@ -22,17 +22,17 @@ var ErrRolloutFailed = errors.New("rollout failed")
 
 // Rollout is how a release went in the cluster.
 type Rollout struct {
-	Namespace   string        `json:"namespace"`
-	Job         JobResult     `json:"job"`
-	Deployment  string        `json:"deployment"`
-	Replicas    int32         `json:"replicas"`
-	Available   int32         `json:"available"`
-	JobWait     time.Duration `json:"jobWait"`
-	RolloutWait time.Duration `json:"rolloutWait"`
+	Namespace   string           `json:"namespace"`
+	Job         waiter.JobResult `json:"job"`
+	Deployment  string           `json:"deployment"`
+	Replicas    int32            `json:"replicas"`
+	Available   int32            `json:"available"`
+	JobWait     time.Duration    `json:"jobWait"`
+	RolloutWait time.Duration    `json:"rolloutWait"`
 }
 
 // WatchRelease follows the release of app at tag: the migration Job <app>-migration-<tag>
-// must complete (a failure returns ErrJobFailed with reason and log tail), then the
+// must complete (a failure returns waiter.ErrJobFailed with reason and log tail), then the
 // Deployment <app> must roll out completely (ErrRolloutFailed past its progress deadline).
 // timeout bounds each of the two waits.
 func WatchRelease(ctx context.Context, kube kubernetes.Interface, ns, app, releaseTag string, timeout time.Duration) (Rollout, error) {
@@ -41,7 +41,7 @@ func WatchRelease(ctx context.Context, kube kubernetes.Interface, ns, app, relea
 	if err != nil {
 		return res, err
 	}
-	res.Job, err = WaitForJob(ctx, kube, ns, job, WithTimeout(timeout), WithMissingTimeout(timeout))
+	res.Job, err = WaitForJob(ctx, kube, ns, job, waiter.WithTimeout(timeout), waiter.WithMissingTimeout(timeout))
 	res.JobWait = res.Job.Waited
 	if err != nil {
 		return res, err
@@ -84,7 +84,7 @@ func waitDeployment(ctx context.Context, kube kubernetes.Interface, ns, name str
 	case err != nil && parent.Err() != nil:
 		return fmt.Errorf("waiting for deployment %s/%s: %w", ns, name, context.Cause(parent))
 	case err != nil:
-		return fmt.Errorf("waiting for deployment %s/%s to roll out (%d/%d available): %w after %s", ns, name, res.Available, res.Replicas, ErrTimeout, timeout)
+		return fmt.Errorf("waiting for deployment %s/%s to roll out (%d/%d available): %w after %s", ns, name, res.Available, res.Replicas, waiter.ErrTimeout, timeout)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tandem-ci/tandem/internal/testcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 // TestReleaseOnCluster applies tandem's rendered manifests to a cluster with real
@@ -45,10 +46,10 @@ func TestReleaseOnCluster(t *testing.T) {
 	}
 	// Release 1: the migration succeeds.
 	apply("v1.1.0")
-	waiter := saClient(t, c, "shop", "shop")
+	sa := saClient(t, c, "shop", "shop")
 	gate := make(chan error, 1)
 	go func() {
-		_, err := cluster.WaitForJob(ctx, waiter, "shop", "shop-migration-v1.1.0", cluster.WithTimeout(time.Minute))
+		_, err := cluster.WaitForJob(ctx, sa, "shop", "shop-migration-v1.1.0", waiter.WithTimeout(time.Minute))
 		gate <- err
 	}()
 	ro, err := cluster.WatchRelease(ctx, c.Kube, "shop", "shop", "v1.1.0", time.Minute)
@@ -70,14 +71,14 @@ func TestReleaseOnCluster(t *testing.T) {
 	apply("v1.2.0")
 	go testcluster.FailJobPod(ctx, c.Kube, "shop", "shop-migration-v1.2.0")
 	go func() {
-		_, err := cluster.WaitForJob(ctx, waiter, "shop", "shop-migration-v1.2.0", cluster.WithTimeout(time.Minute))
+		_, err := cluster.WaitForJob(ctx, sa, "shop", "shop-migration-v1.2.0", waiter.WithTimeout(time.Minute))
 		gate <- err
 	}()
 	ro, err = cluster.WatchRelease(ctx, c.Kube, "shop", "shop", "v1.2.0", time.Minute)
-	if !errors.Is(err, cluster.ErrJobFailed) || ro.Job.Reason != "BackoffLimitExceeded" || ro.Job.Pod == "" {
+	if !errors.Is(err, waiter.ErrJobFailed) || ro.Job.Reason != "BackoffLimitExceeded" || ro.Job.Pod == "" {
 		t.Fatalf("release 2 = %+v, %v; want ErrJobFailed BackoffLimitExceeded naming the pod", ro.Job, err)
 	}
-	if err := <-gate; !errors.Is(err, cluster.ErrJobFailed) {
+	if err := <-gate; !errors.Is(err, waiter.ErrJobFailed) {
 		t.Errorf("waiter for the failed migration = %v, want ErrJobFailed (non-zero exit, pod never starts)", err)
 	}
 	t.Logf("release 2: %v; log tail: %q %s", err, ro.Job.Logs, ro.Job.LogError)

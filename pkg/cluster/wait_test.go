@@ -22,6 +22,7 @@ import (
 
 	"github.com/tandem-ci/tandem/internal/testcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 var nsSeq int
@@ -51,12 +52,12 @@ func finish(t testing.TB, kube kubernetes.Interface, ns, name string, ok bool) {
 }
 
 type waitResult struct {
-	res cluster.JobResult
+	res waiter.JobResult
 	err error
 	at  time.Time
 }
 
-func waitAsync(kube kubernetes.Interface, ns, name string, opts ...cluster.WaitOption) <-chan waitResult {
+func waitAsync(kube kubernetes.Interface, ns, name string, opts ...waiter.WaitOption) <-chan waitResult {
 	ch := make(chan waitResult, 1)
 	go func() {
 		res, err := cluster.WaitForJob(context.Background(), kube, ns, name, opts...)
@@ -69,7 +70,7 @@ func TestWaitCompletes(t *testing.T) {
 	c := controlPlane(t)
 	ns := namespace(t, c)
 	createJob(t, c.Kube, ns, "shop-migration-v1")
-	ch := waitAsync(c.Kube, ns, "shop-migration-v1", cluster.WithTimeout(30*time.Second))
+	ch := waitAsync(c.Kube, ns, "shop-migration-v1", waiter.WithTimeout(30*time.Second))
 	time.Sleep(200 * time.Millisecond) // let the waiter see a running Job first
 	finish(t, c.Kube, ns, "shop-migration-v1", true)
 	r := <-ch
@@ -82,11 +83,11 @@ func TestWaitFailsFast(t *testing.T) {
 	c := controlPlane(t)
 	ns := namespace(t, c)
 	createJob(t, c.Kube, ns, "shop-migration-v2")
-	ch := waitAsync(c.Kube, ns, "shop-migration-v2", cluster.WithTimeout(30*time.Second))
+	ch := waitAsync(c.Kube, ns, "shop-migration-v2", waiter.WithTimeout(30*time.Second))
 	time.Sleep(200 * time.Millisecond)
 	finish(t, c.Kube, ns, "shop-migration-v2", false)
 	r := <-ch
-	if !errors.Is(r.err, cluster.ErrJobFailed) || r.res.Reason != "BackoffLimitExceeded" || !strings.Contains(r.err.Error(), "backoff limit") {
+	if !errors.Is(r.err, waiter.ErrJobFailed) || r.res.Reason != "BackoffLimitExceeded" || !strings.Contains(r.err.Error(), "backoff limit") {
 		t.Fatalf("wait = %+v, %v", r.res, r.err)
 	}
 	// No pods exist (no controllers here): the waiter says so instead of failing.
@@ -99,7 +100,7 @@ func TestWaitFailsFast(t *testing.T) {
 func TestWaitJobCreatedLater(t *testing.T) {
 	c := controlPlane(t)
 	ns := namespace(t, c)
-	ch := waitAsync(c.Kube, ns, "late", cluster.WithTimeout(30*time.Second), cluster.WithMissingTimeout(20*time.Second))
+	ch := waitAsync(c.Kube, ns, "late", waiter.WithTimeout(30*time.Second), waiter.WithMissingTimeout(20*time.Second))
 	time.Sleep(500 * time.Millisecond)
 	createJob(t, c.Kube, ns, "late")
 	finish(t, c.Kube, ns, "late", true)
@@ -111,8 +112,8 @@ func TestWaitJobCreatedLater(t *testing.T) {
 func TestWaitJobMissing(t *testing.T) {
 	c := controlPlane(t)
 	ns := namespace(t, c)
-	r := <-waitAsync(c.Kube, ns, "never", cluster.WithMissingTimeout(time.Second), cluster.WithTimeout(30*time.Second))
-	if !errors.Is(r.err, cluster.ErrJobMissing) || !strings.Contains(r.err.Error(), "ttlSecondsAfterFinished") {
+	r := <-waitAsync(c.Kube, ns, "never", waiter.WithMissingTimeout(time.Second), waiter.WithTimeout(30*time.Second))
+	if !errors.Is(r.err, waiter.ErrJobMissing) || !strings.Contains(r.err.Error(), "ttlSecondsAfterFinished") {
 		t.Fatalf("wait = %v, want ErrJobMissing naming the TTL", r.err)
 	}
 }
@@ -121,8 +122,8 @@ func TestWaitTimeout(t *testing.T) {
 	c := controlPlane(t)
 	ns := namespace(t, c)
 	createJob(t, c.Kube, ns, "slow")
-	r := <-waitAsync(c.Kube, ns, "slow", cluster.WithTimeout(time.Second))
-	if !errors.Is(r.err, cluster.ErrTimeout) {
+	r := <-waitAsync(c.Kube, ns, "slow", waiter.WithTimeout(time.Second))
+	if !errors.Is(r.err, waiter.ErrTimeout) {
 		t.Fatalf("wait = %v, want ErrTimeout", r.err)
 	}
 }
@@ -162,9 +163,9 @@ func TestWaitForbidden(t *testing.T) {
 	c := controlPlane(t)
 	ns := namespace(t, c)
 	kube := serviceAccountClient(t, c, ns, "no-role", nil)
-	_, err := cluster.WaitForJob(context.Background(), kube, ns, "x", cluster.WithTimeout(10*time.Second))
-	if !errors.Is(err, cluster.ErrForbidden) || !strings.Contains(err.Error(), cluster.JobRule) {
-		t.Fatalf("wait as an unbound ServiceAccount = %v, want ErrForbidden naming %s", err, cluster.JobRule)
+	_, err := cluster.WaitForJob(context.Background(), kube, ns, "x", waiter.WithTimeout(10*time.Second))
+	if !errors.Is(err, waiter.ErrForbidden) || !strings.Contains(err.Error(), waiter.JobRule) {
+		t.Fatalf("wait as an unbound ServiceAccount = %v, want ErrForbidden naming %s", err, waiter.JobRule)
 	}
 }
 
@@ -173,11 +174,11 @@ func TestWaitWithMinimalRole(t *testing.T) {
 	ns := namespace(t, c)
 	kube := serviceAccountClient(t, c, ns, "waiter", []rbacv1.PolicyRule{{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch"}}})
 	createJob(t, c.Kube, ns, "m")
-	ch := waitAsync(kube, ns, "m", cluster.WithTimeout(30*time.Second))
+	ch := waitAsync(kube, ns, "m", waiter.WithTimeout(30*time.Second))
 	time.Sleep(200 * time.Millisecond)
 	finish(t, c.Kube, ns, "m", false)
 	r := <-ch
-	if !errors.Is(r.err, cluster.ErrJobFailed) || !strings.Contains(r.res.LogError, "cannot list the job's pods (Forbidden)") {
+	if !errors.Is(r.err, waiter.ErrJobFailed) || !strings.Contains(r.res.LogError, "cannot list the job's pods (Forbidden)") {
 		t.Fatalf("wait with jobs-only RBAC = %+v, %v; want failure with a degraded log tail", r.res, r.err)
 	}
 }
@@ -227,7 +228,7 @@ func TestWaitSurvivesDroppedWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	createJob(t, c.Kube, ns, "m")
-	ch := waitAsync(kube, ns, "m", cluster.WithTimeout(60*time.Second))
+	ch := waitAsync(kube, ns, "m", waiter.WithTimeout(60*time.Second))
 	time.Sleep(500 * time.Millisecond)
 	d.drop()
 	finish(t, c.Kube, ns, "m", true) // happens while the watch is down
@@ -268,11 +269,11 @@ func TestWaitPrintsFailedPodLog(t *testing.T) {
 	if _, err := c.Kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	ch := waitAsync(c.Kube, ns, "m", cluster.WithTimeout(30*time.Second), cluster.WithLogLines(5))
+	ch := waitAsync(c.Kube, ns, "m", waiter.WithTimeout(30*time.Second), waiter.WithLogLines(5))
 	time.Sleep(200 * time.Millisecond)
 	finish(t, c.Kube, ns, "m", false)
 	r := <-ch
-	if !errors.Is(r.err, cluster.ErrJobFailed) || r.res.Pod != "m-abcde" || !strings.Contains(r.res.Logs, `relation "no_such_table" does not exist`) {
+	if !errors.Is(r.err, waiter.ErrJobFailed) || r.res.Pod != "m-abcde" || !strings.Contains(r.res.Logs, `relation "no_such_table" does not exist`) {
 		t.Fatalf("wait = %+v, %v", r.res, r.err)
 	}
 	if !strings.Contains(asked, "/containerLogs/"+ns+"/m-abcde/migrate") || !strings.Contains(asked, "tailLines=5") {

@@ -12,27 +12,9 @@ import (
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
-// The waiter lives in pkg/waiter so the init container's binary (cmd/tandem-wait) links
-// only what waiting needs; these names keep pkg/cluster's API whole.
-var (
-	ErrJobFailed  = waiter.ErrJobFailed
-	ErrJobMissing = waiter.ErrJobMissing
-	ErrForbidden  = waiter.ErrForbidden
-	ErrTimeout    = waiter.ErrTimeout
-)
-
-// JobRule is the Role rule the waiter needs.
-const JobRule = waiter.JobRule
-
-type (
-	// JobResult is how a Job ended.
-	JobResult = waiter.JobResult
-	// WaitOption configures WaitForJob.
-	WaitOption = waiter.WaitOption
-)
-
-// WaitForJob watches Job ns/name until it completes or fails (see waiter.WaitForJob).
-func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string, opts ...WaitOption) (JobResult, error) {
+// WaitForJob watches Job ns/name until it completes or fails (see waiter.WaitForJob; its
+// errors, options and results are pkg/waiter's, which the init container links alone).
+func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string, opts ...waiter.WaitOption) (waiter.JobResult, error) {
 	return waiter.WaitForJob(ctx, Clientset{kube}, ns, name, opts...)
 }
 
@@ -60,19 +42,3 @@ func (c Clientset) ListPods(ctx context.Context, ns string, o metav1.ListOptions
 func (c Clientset) PodLogs(ctx context.Context, ns, pod string, o *corev1.PodLogOptions) ([]byte, error) {
 	return c.CoreV1().Pods(ns).GetLogs(pod, o).DoRaw(ctx)
 }
-
-// Finished reports whether a Job is done, and its failure condition.
-var Finished = waiter.Finished
-
-// Wait options.
-var (
-	WithTimeout        = waiter.WithTimeout
-	WithMissingTimeout = waiter.WithMissingTimeout
-	WithLogLines       = waiter.WithLogLines
-)
-
-// Config and ConfigFromBytes load a client configuration (see pkg/waiter).
-var (
-	Config          = waiter.Config
-	ConfigFromBytes = waiter.ConfigFromBytes
-)

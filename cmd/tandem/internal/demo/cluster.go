@@ -17,6 +17,7 @@ import (
 	"github.com/tandem-ci/tandem/internal/localcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 // ErrNoControlPlane is returned by --cluster when the local Kubernetes binaries are missing.
@@ -24,10 +25,10 @@ var ErrNoControlPlane = errors.New("local Kubernetes and Flux binaries not built
 
 // ClusterResult is the cluster part of the demo.
 type ClusterResult struct {
-	Good         cluster.Rollout   `json:"good"`
-	GoodWaiter   string            `json:"goodWaiter"`
-	FailedJob    cluster.JobResult `json:"failedJob"`
-	FailedWaiter string            `json:"failedWaiter"`
+	Good         cluster.Rollout  `json:"good"`
+	GoodWaiter   string           `json:"goodWaiter"`
+	FailedJob    waiter.JobResult `json:"failedJob"`
+	FailedWaiter string           `json:"failedWaiter"`
 	// FailFast is the time from the migration pod's failure to tandem reporting it.
 	FailFast time.Duration `json:"failFast"`
 	// APIWarnings are the API server's warnings while applying.
@@ -57,7 +58,7 @@ func (r *run) cluster(ctx context.Context) error {
 		return err
 	}
 	targets := cluster.FluxTargets(localcluster.FluxNamespace, r.cfg.App, "")
-	waiter := func() (kubernetes.Interface, error) { return c.ServiceAccountClient(ctx, ns, r.cfg.App) }
+	saClientOf := func() (kubernetes.Interface, error) { return c.ServiceAccountClient(ctx, ns, r.cfg.App) }
 
 	// Release v1.1.0 (pushed above): tandem reconcile, then the Job gates the Deployment.
 	rec, err := cluster.Reconcile(ctx, c.Dynamic, 2*time.Minute, targets...)
@@ -67,13 +68,13 @@ func (r *run) cluster(ctx context.Context) error {
 	r.step("flux", time.Since(t), "Flux objects applied; reconcile request -> Ready: %s after %s, %s after %s (interval 1h: only the request made Flux look); revision %s",
 		rec[0].Object, rec[0].Duration.Round(time.Millisecond), rec[1].Object, rec[1].Duration.Round(time.Millisecond), rec[0].Revision)
 	t = time.Now()
-	sa, err := waiter()
+	sa, err := saClientOf()
 	if err != nil {
 		return err
 	}
 	gate := make(chan error, 1)
 	go func() {
-		_, err := cluster.WaitForJob(ctx, sa, ns, r.cfg.App+"-migration-v1.1.0", cluster.WithTimeout(2*time.Minute))
+		_, err := cluster.WaitForJob(ctx, sa, ns, r.cfg.App+"-migration-v1.1.0", waiter.WithTimeout(2*time.Minute))
 		gate <- err
 	}()
 	if cr.Good, err = cluster.WatchRelease(ctx, c.Kube, ns, r.cfg.App, "v1.1.0", 2*time.Minute); err != nil {
@@ -97,7 +98,7 @@ func (r *run) cluster(ctx context.Context) error {
 	failedAt := make(chan time.Time, 1)
 	go func() { failedAt <- localcluster.FailJobPod(ctx, c.Kube, ns, job) }()
 	go func() {
-		_, err := cluster.WaitForJob(ctx, sa, ns, job, cluster.WithTimeout(2*time.Minute))
+		_, err := cluster.WaitForJob(ctx, sa, ns, job, waiter.WithTimeout(2*time.Minute))
 		gate <- err
 	}()
 	reconciled := make(chan error, 1)
@@ -107,7 +108,7 @@ func (r *run) cluster(ctx context.Context) error {
 	}()
 	ro, err := cluster.WatchRelease(ctx, c.Kube, ns, r.cfg.App, "v1.2.0", 2*time.Minute)
 	reported := time.Now()
-	if !errors.Is(err, cluster.ErrJobFailed) {
+	if !errors.Is(err, waiter.ErrJobFailed) {
 		return fmt.Errorf("release v1.2.0 should have failed with its migration, got: %v", err)
 	}
 	cr.FailedJob = ro.Job

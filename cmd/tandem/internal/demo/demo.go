@@ -20,10 +20,10 @@ import (
 
 	"github.com/tandem-ci/tandem/internal/gitserver"
 	"github.com/tandem-ci/tandem/internal/localcluster"
-	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/release"
 	tagpkg "github.com/tandem-ci/tandem/pkg/tag"
