@@ -68,23 +68,30 @@ func (m *Tandem) Preflight(
 	if err != nil {
 		return "", err
 	}
-	step, err := m.preflightStep(ctx, source, p, compatCheck, databaseEnv, postgresImage, registryPassword)
+	checkout, cfg, err := m.preflightSetup(ctx, source, p, compatCheck, databaseEnv, postgresImage, registryPassword)
 	if err != nil {
 		return "", err
 	}
-	res, err := step.Preflight(ctx, p.Tag)
-	return jsonString(res), err
+	r, err := release.Build(ctx, p, release.Setup{Checkout: checkout, Preflight: cfg})
+	if err != nil {
+		return "", err
+	}
+	res, err := r.Run(ctx)
+	if res.Preflight == nil {
+		return "", err
+	}
+	return jsonString(res.Preflight), err
 }
 
-// preflightStep wires pkg/release's pre-flight step over the source's manifests, its
-// programs run by a containerRunner.
-func (m *Tandem) preflightStep(ctx context.Context, source *dagger.Directory, p release.Plan, compatCheck, databaseEnv, postgresImage string, password *dagger.Secret) (*release.Preflight, error) {
+// preflightSetup exports the source (the checkout the pre-flight reads) and gives the
+// pre-flight's options, its programs run by a containerRunner.
+func (m *Tandem) preflightSetup(ctx context.Context, source *dagger.Directory, p release.Plan, compatCheck, databaseEnv, postgresImage string, password *dagger.Secret) (string, *preflight.Config, error) {
 	checkout, err := exportDir(ctx, source)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	runner := &containerRunner{postgresImage: postgresImage, registry: strings.SplitN(p.ServiceRepository, "/", 2)[0], username: p.RegistryUsername, password: password}
-	return &release.Preflight{Plan: p, Checkout: checkout, Options: preflight.Config{Runner: runner, CompatCheck: compatCheck, DatabaseEnv: databaseEnv, Redact: []string{p.RegistryPassword(), p.GitToken()}}}, nil
+	return checkout, &preflight.Config{Runner: runner, CompatCheck: compatCheck, DatabaseEnv: databaseEnv}, nil
 }
 
 // containerRunner runs the pre-flight's programs as Dagger containers: PostgreSQL as a

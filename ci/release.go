@@ -10,7 +10,6 @@ import (
 	"dagger/tandem/doors"
 	"dagger/tandem/internal/dagger"
 
-	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/release"
 )
@@ -150,23 +149,24 @@ func (m *Tandem) Release(
 	if err != nil {
 		return nil, err
 	}
-	kc := image.Keychain(p.RegistryCredentials(), nil)
-	var imgs release.ImagePublisher = &daggerImages{m: m, source: source, plan: p, password: registryPassword}
-	if p.Prebuilt {
-		imgs = &release.PrebuiltImages{ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, Options: []image.PublishOption{image.WithKeychain(kc)}}
+	s := release.Setup{Registry: p.Registry(false)}
+	if !p.Prebuilt {
+		s.Images = &daggerImages{m: m, source: source, plan: p, password: registryPassword}
 	}
-	r := release.New(p, imgs, artifact.WithKeychain(kc))
 	if preflight {
-		if r.Preflight, err = m.preflightStep(ctx, source, p, compatCheck, "", "", registryPassword); err != nil {
+		if s.Checkout, s.Preflight, err = m.preflightSetup(ctx, source, p, compatCheck, "", "", registryPassword); err != nil {
 			return nil, err
 		}
 	}
 	if kubeconfig != nil {
-		dyn, _, err := fluxClient(ctx, kubeconfig, p.FluxNamespace)
-		if err != nil {
+		if s.Dynamic, _, err = fluxClient(ctx, kubeconfig, p.FluxNamespace); err != nil {
 			return nil, err
 		}
-		r.Reconciler = &release.FluxReconciler{Dynamic: dyn, Targets: p.FluxTargets(), Timeout: 5 * time.Minute}
+		s.Reconcile = true
+	}
+	r, err := release.Build(ctx, p, s)
+	if err != nil {
+		return nil, err
 	}
 	if dryRun {
 		return releaseResult(r.Planned(), true), nil

@@ -6,11 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/release"
 )
@@ -33,23 +31,15 @@ func (f *preflightFlags) bind(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.passEnv, "preflight-env", nil, "variables of tandem's environment the pre-flight's programs get (e.g. API_KEY); variables the manifests take from a Secret (env valueFrom) are passed when set, nothing else is")
 }
 
-// step wires the pre-flight of plan p over the manifests of checkout; text progress
-// goes to w (nil: none).
-func (f *preflightFlags) step(p release.Plan, checkout string, insecure bool, w io.Writer) (*release.Preflight, error) {
-	url := f.databaseURL
-	if url == "" {
-		url = env("TANDEM_PREFLIGHT_DATABASE_URL")
-	}
-	opts := preflight.Config{DatabaseURL: url, DatabaseEnv: f.databaseEnv, CompatCheck: f.compatCheck,
-		Keychain: image.Keychain(p.RegistryCredentials(), nil), Timeout: f.timeout,
-		PassEnv: f.passEnv, Redact: []string{p.RegistryPassword(), p.GitToken()}}
-	if insecure {
-		opts.NameOptions = []name.Option{name.Insecure}
-	}
+// options are the pre-flight's inputs the manifests cannot give; text progress goes to
+// w (nil: none). release.Build adds the registry access and the credentials to redact.
+func (f *preflightFlags) options(w io.Writer) *preflight.Config {
+	opts := &preflight.Config{DatabaseURL: firstOf(f.databaseURL, env("TANDEM_PREFLIGHT_DATABASE_URL")), DatabaseEnv: f.databaseEnv,
+		CompatCheck: f.compatCheck, Timeout: f.timeout, PassEnv: f.passEnv}
 	if w != nil {
 		opts.Progress = func(ph preflight.Phase) { printPhase(w, ph) }
 	}
-	return &release.Preflight{Plan: p, Checkout: checkout, Options: opts}, nil
+	return opts
 }
 
 // printPhase prints one phase line, and the program's log when it failed.
@@ -72,7 +62,7 @@ func printPhase(w io.Writer, ph preflight.Phase) {
 }
 
 func newPreflightCmd() *cobra.Command {
-	return newStepCmd("preflight", "Prove the migration on a throwaway PostgreSQL: replay the current release's migration, run the new one twice, start the current service on the result",
+	return newStepCmd("preflight", "Prove the migration on a throwaway PostgreSQL: replay the current release's migration, run the new one twice, start the current service on the result", release.StepPreflight, false,
 		func(f *releaseFlags, fs *pflag.FlagSet) {
 			f.bindRegistry(fs)
 			fs.StringVar(&f.image, "image", "", "service image repository (default <registry>/<app>)")
@@ -81,12 +71,6 @@ func newPreflightCmd() *cobra.Command {
 			fs.StringVar(&f.path, "path", release.DefaultManifestsPath, "manifests folder inside the checkout")
 			fs.StringVar(&f.file, "file", "", "file holding IMAGE_TAG inside the checkout (default <path>/deployment-variables.yaml)")
 			f.pre.bind(fs)
-		},
-		func(f *releaseFlags, r *release.Release) (err error) {
-			if r.Plan, err = stepPlan(f, false, release.StepPreflight); err != nil {
-				return err
-			}
-			r.Preflight, err = f.pre.step(r.Plan, f.checkout, f.insecure, f.progressOut)
-			return err
+			f.pre.enabled = true
 		})
 }

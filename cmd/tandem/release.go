@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/gitops"
-	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/release"
 	"github.com/tandem-ci/tandem/pkg/tag"
 )
@@ -102,8 +99,8 @@ func (f *releaseFlags) bindReleaseBranch(fs *pflag.FlagSet) {
 // $CI_PROJECT_URL.git, else the origin of the checkout.
 func (f *releaseFlags) repo() (string, string, error) {
 	url, branch := f.repoURL, f.branch
-	if url == "" && env("CI_PROJECT_URL") != "" {
-		url = env("CI_PROJECT_URL") + ".git"
+	if url == "" {
+		url = ciProjectRepo()
 	}
 	if url != "" {
 		return url, branch, nil
@@ -122,7 +119,7 @@ func (f *releaseFlags) config(needRepo bool) (release.Config, error) {
 		ManifestsPath: f.path, VariablesFile: f.file, Tag: f.tag,
 		Branch: firstOf(f.branch, env("CI_COMMIT_BRANCH")), DefaultBranch: env("CI_DEFAULT_BRANCH"), ReleaseBranch: f.releaseBranch, ExtraTags: f.extraTags,
 		GitUsername: f.gitUser, GitToken: env("TANDEM_GIT_TOKEN"),
-		AuthorName: f.author, AuthorEmail: f.email, Message: f.message, PushOptionCISkip: f.ciSkipOption, SourceURL: f.artifactSource,
+		AuthorName: f.author, AuthorEmail: f.email, Message: f.message, PushOptionCISkip: f.ciSkipOption, SourceURL: firstOf(f.artifactSource, ciProjectRepo()),
 		RegistryUsername: f.regUser, RegistryPassword: f.registryPassword(), Prebuilt: f.prebuilt,
 		FluxNamespace: f.fluxNamespace, FluxSource: f.fluxSource, FluxKustomization: f.fluxKustomization,
 	}
@@ -143,33 +140,49 @@ func (f *releaseFlags) registryPassword() string {
 	return env("TANDEM_REGISTRY_PASSWORD", "CI_REGISTRY_PASSWORD")
 }
 
-// images is the images step: built here from Go, or prebuilt and only checked.
-func (f *releaseFlags) images(p release.Plan) (release.ImagePublisher, error) {
-	kc := image.Keychain(p.RegistryCredentials(), nil)
-	opts := []image.PublishOption{image.WithKeychain(kc)}
-	if f.insecure {
-		opts = append(opts, image.WithInsecure())
+// setup maps the flags onto what the release needs besides its plan; release.Build
+// wires the steps.
+func (f *releaseFlags) setup(p release.Plan) (release.Setup, error) {
+	s := release.Setup{Registry: p.Registry(f.insecure), Source: f.source, Package: f.pkg, BaseImage: f.baseImage,
+		Checkout: f.checkout, Ignore: f.ignore, Revision: f.revision, Reconcile: f.reconcile, Watch: f.watch,
+		Timeout: f.cluster.timeout, PushSuperseded: f.pushSuperseded}
+	if s.Revision == "" && env("CI_COMMIT_SHA") != "" {
+		s.Revision = artifact.Revision(env("CI_COMMIT_BRANCH"), env("CI_COMMIT_SHA"))
 	}
-	if p.Prebuilt {
-		return &release.PrebuiltImages{ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, Options: opts}, nil
+	if f.pre.enabled {
+		s.Preflight = f.pre.options(f.progressOut)
 	}
-	g := &release.GoImages{Dir: f.source, Package: f.pkg, App: p.App, ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, PublishOptions: opts}
-	if f.baseImage != "" {
-		base, err := image.Base(f.baseImage, kc)
-		if err != nil {
-			return nil, err
+	if f.reconcile || f.watch {
+		var err error
+		if s.Kube, s.Dynamic, s.Namespace, err = f.cluster.clients(); err != nil {
+			return s, err
 		}
-		g.BuildOptions = append(g.BuildOptions, image.WithBase(base))
 	}
-	return g, nil
+	return s, nil
 }
 
-func (f *releaseFlags) artifactOptions(p release.Plan) []artifact.Option {
-	opts := []artifact.Option{artifact.WithKeychain(image.Keychain(p.RegistryCredentials(), nil)), artifact.WithIgnore(f.ignore...), artifact.WithExtraTags(p.ExtraTags...)}
-	if f.insecure {
-		opts = append(opts, artifact.WithInsecure())
+// build resolves the plan for steps (all of a release when none) and wires it.
+func (f *releaseFlags) build(cmd *cobra.Command, needRepo bool, steps ...string) (*release.Release, error) {
+	f.setProgress(cmd)
+	if err := checkTimeout(f.cluster.timeout); err != nil {
+		return nil, err
 	}
-	return opts
+	cfg, err := f.config(needRepo)
+	if err != nil {
+		return nil, err
+	}
+	if len(steps) == 0 {
+		steps = []string{release.StepImages, release.StepCommit, release.StepArtifact}
+	}
+	p, err := release.ResolveSteps(cfg, steps...)
+	if err != nil {
+		return nil, err
+	}
+	s, err := f.setup(p)
+	if err != nil {
+		return nil, err
+	}
+	return release.Build(cmd.Context(), p, s)
 }
 
 // setProgress sends progress lines to the command's output unless it prints JSON.
@@ -238,34 +251,8 @@ func newReleaseCmd() *cobra.Command {
 		Short: "Build (or find) both images, commit IMAGE_TAG [skip ci], push the manifests artifact",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f.setProgress(cmd)
-			cfg, err := f.config(true)
+			r, err := f.build(cmd, true)
 			if err != nil {
-				return err
-			}
-			p, err := release.Resolve(cfg)
-			if err != nil {
-				return err
-			}
-			// The local checkout's manifests, when present, are checked before anything is
-			// built or pushed; the branch's are checked again before the commit.
-			if local := filepath.Join(f.checkout, filepath.FromSlash(p.ManifestsPath)); isDir(local) {
-				if err := release.CheckManifests(cmd.Context(), local, p); err != nil {
-					return err
-				}
-			}
-			imgs, err := f.images(p)
-			if err != nil {
-				return err
-			}
-			r := release.New(p, imgs, f.artifactOptions(p)...)
-			r.PushSuperseded = f.pushSuperseded
-			if f.pre.enabled {
-				if r.Preflight, err = f.pre.step(p, f.checkout, f.insecure, f.progressOut); err != nil {
-					return err
-				}
-			}
-			if err := f.clusterSteps(r); err != nil {
 				return err
 			}
 			return runRelease(cmd, f, r)
@@ -273,24 +260,6 @@ func newReleaseCmd() *cobra.Command {
 	}
 	f.bindRelease(cmd)
 	return cmd
-}
-
-// clusterSteps adds the reconcile and watch steps when asked for.
-func (f *releaseFlags) clusterSteps(r *release.Release) error {
-	if !f.reconcile && !f.watch {
-		return nil
-	}
-	kube, dyn, ns, err := f.cluster.clients()
-	if err != nil {
-		return err
-	}
-	if f.reconcile {
-		r.Reconciler = &release.FluxReconciler{Dynamic: dyn, Targets: r.Plan.FluxTargets(), Timeout: f.cluster.timeout}
-	}
-	if f.watch {
-		r.Watcher = &release.RolloutWatcher{Kube: kube, Namespace: ns, App: r.Plan.App, Timeout: f.cluster.timeout}
-	}
-	return nil
 }
 
 // bindRelease binds every flag of `tandem release`.
@@ -315,16 +284,15 @@ func (f *releaseFlags) bindRelease(cmd *cobra.Command) {
 }
 
 // newStepCmd makes a command running one release step alone.
-func newStepCmd(use, short string, bind func(*releaseFlags, *pflag.FlagSet), wire func(*releaseFlags, *release.Release) error) *cobra.Command {
+func newStepCmd(use, short, step string, needRepo bool, bind func(*releaseFlags, *pflag.FlagSet)) *cobra.Command {
 	f := &releaseFlags{}
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f.setProgress(cmd)
-			r := &release.Release{}
-			if err := wire(f, r); err != nil {
+			r, err := f.build(cmd, needRepo, step)
+			if err != nil {
 				return err
 			}
 			return runRelease(cmd, f, r)
@@ -337,83 +305,34 @@ func newStepCmd(use, short string, bind func(*releaseFlags, *pflag.FlagSet), wir
 	return cmd
 }
 
-// stepPlan resolves the plan of a single step; the inputs other steps need may be absent.
-func stepPlan(f *releaseFlags, needRepo bool, step string) (release.Plan, error) {
-	cfg, err := f.config(needRepo)
-	if err != nil {
-		return release.Plan{}, err
-	}
-	return release.ResolveSteps(cfg, step)
-}
-
 func newImagesCmd() *cobra.Command {
-	return newStepCmd("images", "Build the service once and push service and migration images with the same tag",
-		func(f *releaseFlags, fs *pflag.FlagSet) { f.bindImages(fs); f.bindRegistry(fs) },
-		func(f *releaseFlags, r *release.Release) (err error) {
-			if r.Plan, err = stepPlan(f, false, release.StepImages); err != nil {
-				return err
-			}
-			r.Images, err = f.images(r.Plan)
-			return err
-		})
+	return newStepCmd("images", "Build the service once and push service and migration images with the same tag", release.StepImages, false,
+		func(f *releaseFlags, fs *pflag.FlagSet) { f.bindImages(fs); f.bindRegistry(fs) })
 }
 
 func newCommitCmd() *cobra.Command {
-	return newStepCmd("commit", "Set IMAGE_TAG on the branch, commit [skip ci] and push (retries, never moves the tag backwards)",
+	return newStepCmd("commit", "Set IMAGE_TAG on the branch, commit [skip ci] and push (retries, never moves the tag backwards)", release.StepCommit, true,
 		func(f *releaseFlags, fs *pflag.FlagSet) {
 			f.bindCommit(fs)
 			fs.StringVar(&f.path, "path", release.DefaultManifestsPath, "manifests folder inside the repository (holds deployment-variables.yaml unless --file)")
-		},
-		func(f *releaseFlags, r *release.Release) (err error) {
-			if r.Plan, err = stepPlan(f, true, release.StepCommit); err != nil {
-				return err
-			}
-			r.Committer = &release.GitCommitter{Config: r.Plan.Commit()}
-			return nil
 		})
 }
 
 func newPushArtifactCmd() *cobra.Command {
-	return newStepCmd("push-artifact", "Push the manifests folder as a Flux OCI artifact tagged with the release tag",
+	return newStepCmd("push-artifact", "Push the manifests folder as a Flux OCI artifact tagged with the release tag", release.StepArtifact, false,
 		func(f *releaseFlags, fs *pflag.FlagSet) {
 			f.bindArtifact(fs, "manifests folder to push")
 			fs.StringVar(&f.image, "image", "", "service image repository, for the default --artifact-repo (default <registry>/<app>)")
 			f.bindRegistry(fs)
 			f.bindReleaseBranch(fs)
 			fs.StringVar(&f.revision, "revision", "", "revision annotation, e.g. main@sha1:<commit> (default from $CI_COMMIT_BRANCH/$CI_COMMIT_SHA, else the checkout's HEAD)")
-		},
-		func(f *releaseFlags, r *release.Release) (err error) {
-			if r.Plan, err = stepPlan(f, false, release.StepArtifact); err != nil {
-				return err
-			}
-			src := r.Plan.Source
-			if src == "" && env("CI_PROJECT_URL") != "" {
-				src = gitops.StripCredentials(env("CI_PROJECT_URL") + ".git")
-			}
-			rev := f.revision
-			if rev == "" && env("CI_COMMIT_SHA") != "" {
-				rev = artifact.Revision(env("CI_COMMIT_BRANCH"), env("CI_COMMIT_SHA"))
-			}
-			// Outside GitLab, the checkout holding the folder names the commit, as the
-			// write-up's `git rev-parse HEAD` does.
-			if src == "" || rev == "" {
-				if h, err := gitops.Head(r.Plan.ManifestsPath); err == nil {
-					src = firstOf(src, h.URL)
-					if rev == "" {
-						rev = artifact.Revision(h.Branch, h.Commit)
-					}
-				}
-			}
-			opts := append(f.artifactOptions(r.Plan), artifact.WithSource(src))
-			if rev != "" {
-				opts = append(opts, artifact.WithRevision(rev))
-			}
-			r.Artifacts = &release.FluxArtifacts{Repository: r.Plan.ArtifactRepository, Options: opts}
-			return nil
 		})
 }
 
-func isDir(p string) bool {
-	info, err := os.Stat(p)
-	return err == nil && info.IsDir()
+// ciProjectRepo is GitLab's $CI_PROJECT_URL.git, or empty outside GitLab.
+func ciProjectRepo() string {
+	if u := env("CI_PROJECT_URL"); u != "" {
+		return u + ".git"
+	}
+	return ""
 }

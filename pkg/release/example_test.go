@@ -1,6 +1,7 @@
 package release_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -36,7 +37,7 @@ func ExampleResolve() {
 func ExampleRelease_Planned() {
 	p, _ := release.Resolve(release.Config{App: "shop", Registry: "registry.example.com/acme", Tag: tag.Config{Explicit: "v1.42.0"},
 		RepoURL: "https://gitlab.example.com/acme/shop.git", Branch: "main"})
-	r := release.New(p, &release.GoImages{Dir: ".", Package: "./cmd/server", ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository})
+	r, _ := release.Build(context.Background(), p, release.Setup{Source: ".", Package: "./cmd/server"})
 	for _, s := range r.Planned().Steps {
 		fmt.Println(s.Name, s.Status+":", s.Detail)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/tandem-ci/tandem/internal/testgit"
 	"github.com/tandem-ci/tandem/internal/testnet"
 	"github.com/tandem-ci/tandem/internal/testregistry"
-	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -43,9 +42,10 @@ func TestReleaseUnderFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		imgs := &release.GoImages{Dir: hello, Package: ".", ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, PublishOptions: []image.PublishOption{image.WithKeychain(kc)}}
-		r := release.New(p, imgs, artifact.WithKeychain(kc))
-		r.Timeout = 3 * time.Second
+		r, err := release.Build(context.Background(), p, release.Setup{Registry: release.Registry{Keychain: kc}, Source: hello, Timeout: 3 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
 		err = testnet.Within(t, 2*time.Minute, func() error { _, err := r.Run(context.Background()); return err })
 		if err != nil {
 			failed++

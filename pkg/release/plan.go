@@ -112,6 +112,9 @@ type Plan struct {
 	FluxSource        string `json:"fluxSource"`
 	FluxKustomization string `json:"fluxKustomization,omitempty"`
 
+	// Steps are the steps the plan was resolved for (Build wires those).
+	Steps []string `json:"-"`
+
 	gitToken         string
 	registryPassword string
 }
@@ -141,7 +144,7 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	needs := func(step string) bool { return slices.Contains(steps, step) }
 
-	p := Plan{App: cfg.App, Prebuilt: cfg.Prebuilt, Branch: cfg.Branch, PushOptionCISkip: cfg.PushOptionCISkip,
+	p := Plan{Steps: steps, App: cfg.App, Prebuilt: cfg.Prebuilt, Branch: cfg.Branch, PushOptionCISkip: cfg.PushOptionCISkip,
 		RegistryUsername: cfg.RegistryUsername, registryPassword: cfg.RegistryPassword}
 
 	// The repository first: the app name defaults to its name.

@@ -117,19 +117,6 @@ type Release struct {
 // release's deadline passed.
 var ErrStepTimeout = errors.New("timed out")
 
-// New wires the standard steps for p: images (given: built here, by Dagger, or
-// prebuilt), the git commit with the image check before it, and the artifact push.
-func New(p Plan, images ImagePublisher, artifactOpts ...artifact.Option) *Release {
-	return &Release{
-		Plan:   p,
-		Images: images,
-		Committer: &GitCommitter{Config: p.Commit(), Check: func(ctx context.Context, clone string) error {
-			return CheckManifests(ctx, filepath.Join(clone, p.ManifestsPath), p)
-		}},
-		Artifacts: &FluxArtifacts{Repository: p.ArtifactRepository, Options: append([]artifact.Option{artifact.WithSource(p.Source)}, artifactOpts...)},
-	}
-}
-
 func (r *Release) steps() []struct {
 	name string
 	step any

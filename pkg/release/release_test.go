@@ -15,7 +15,6 @@ import (
 	"github.com/tandem-ci/tandem/internal/testgit"
 	"github.com/tandem-ci/tandem/internal/testnet"
 	"github.com/tandem-ci/tandem/internal/testregistry"
-	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -65,13 +64,12 @@ func (e *env) release(t testing.TB, releaseTag string) *release.Release {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc := image.Keychain(e.keychain(), func(string) string { return "" })
 	hello, _ := filepath.Abs("../image/testdata/hello")
-	var imgs release.ImagePublisher = &release.GoImages{Dir: hello, Package: ".", ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, PublishOptions: []image.PublishOption{image.WithKeychain(kc)}}
-	if p.Prebuilt {
-		imgs = &release.PrebuiltImages{ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository, Options: []image.PublishOption{image.WithKeychain(kc)}}
+	r, err := release.Build(context.Background(), p, release.Setup{Registry: release.Registry{Keychain: image.Keychain(e.keychain(), func(string) string { return "" })}, Source: hello})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return release.New(p, imgs, artifact.WithKeychain(kc))
+	return r
 }
 
 func (e *env) pull(t testing.TB, ref string) string {

@@ -20,8 +20,6 @@ import (
 
 	"github.com/tandem-ci/tandem/internal/gitserver"
 	"github.com/tandem-ci/tandem/internal/localcluster"
-	"github.com/tandem-ci/tandem/pkg/artifact"
-	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/preflight"
@@ -213,18 +211,20 @@ func (r *run) release(ctx context.Context, tag, src string) (release.Result, err
 		return release.Result{}, err
 	}
 	r.plan = p
-	imgs := &release.GoImages{Dir: src, Package: r.cfg.Package, ServiceRepo: p.ServiceRepository, MigrationRepo: p.MigrationRepository,
-		BuildOptions: []image.BuildOption{image.WithBinaryName(r.cfg.App)}, PublishOptions: []image.PublishOption{image.WithKeychain(r.kc)}}
-	rel := release.New(p, imgs, artifact.WithKeychain(r.kc))
+	s := release.Setup{Registry: release.Registry{Keychain: r.kc}, Source: src, Package: r.cfg.Package, Binary: r.cfg.App,
+		Progress: func(s release.Step) { r.step(s.Name, s.Duration, "%s: %s", tag, s.Detail) }}
 	if r.preflight {
-		rel.Preflight = &release.Preflight{Plan: p, Checkout: r.src, Options: preflight.Config{Keychain: r.kc, CompatCheck: r.cfg.CompatCheck,
-			Progress: func(ph preflight.Phase) {
-				if r.cfg.Out != nil {
-					fmt.Fprintf(r.cfg.Out, "     %s\n", ph.Line())
-				}
-			}}}
+		s.Checkout = r.src
+		s.Preflight = &preflight.Config{CompatCheck: r.cfg.CompatCheck, Progress: func(ph preflight.Phase) {
+			if r.cfg.Out != nil {
+				fmt.Fprintf(r.cfg.Out, "     %s\n", ph.Line())
+			}
+		}}
 	}
-	rel.Progress = func(s release.Step) { r.step(s.Name, s.Duration, "%s: %s", tag, s.Detail) }
+	rel, err := release.Build(ctx, p, s)
+	if err != nil {
+		return release.Result{}, err
+	}
 	res, err := rel.Run(ctx)
 	if err != nil {
 		return res, fmt.Errorf("release %s: %w", tag, err)
