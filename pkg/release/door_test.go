@@ -39,4 +39,3 @@ func TestNewDoor(t *testing.T) {
 		t.Errorf("a door takes %d lines to run a release; keep it under 15", n)
 	}
 }
-
