@@ -122,7 +122,7 @@ func (r *containerRunner) from(image string) *dagger.Container {
 func (r *containerRunner) Database(ctx context.Context) (string, string, func(), error) {
 	img := r.postgresImage
 	if img == "" {
-		img = "postgres:17-alpine"
+		img = preflight.DefaultPostgresImage
 	}
 	r.db = dag.Container().From(img).
 		WithEnvVariable("POSTGRES_HOST_AUTH_METHOD", "trust").
@@ -186,7 +186,7 @@ func (r *containerRunner) Run(ctx context.Context, c preflight.Container, env []
 func (r *containerRunner) Schema(ctx context.Context, url string) (string, error) {
 	img := r.postgresImage
 	if img == "" {
-		img = "postgres:17-alpine"
+		img = preflight.DefaultPostgresImage
 	}
 	out, err := fresh(dag.Container().From(img)).WithServiceBinding(dbAlias, r.db).
 		WithExec([]string{"pg_dump", "--schema-only", "--no-owner", "--no-privileges", url}).Stdout(ctx)

@@ -39,8 +39,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
 	namespace := fs.String("n", "", "namespace (default: the pod's)")
-	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
-	missing := fs.Duration("missing-timeout", 5*time.Minute, "how long a missing Job is waited for")
+	timeout := fs.Duration("timeout", waiter.DefaultTimeout, "give up after this long")
+	missing := fs.Duration("missing-timeout", waiter.DefaultMissingTimeout, "how long a missing Job is waited for")
 	lines := fs.Int64("log-lines", 20, "log lines of the failed pod to print")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)

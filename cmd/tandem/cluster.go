@@ -24,7 +24,7 @@ type clusterFlags struct {
 }
 
 // defaultTimeout bounds every network step and wait unless --timeout says otherwise.
-const defaultTimeout = 10 * time.Minute
+const defaultTimeout = release.DefaultTimeout
 
 func (f *clusterFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
@@ -86,7 +86,7 @@ func newWaitCmds() []*cobra.Command {
 	}
 	bind := func(c *cobra.Command) *cobra.Command {
 		f.bind(c.Flags())
-		c.Flags().DurationVar(&missing, "missing-timeout", 5*time.Minute, "fail when the Job does not exist for this long (e.g. deleted by ttlSecondsAfterFinished)")
+		c.Flags().DurationVar(&missing, "missing-timeout", waiter.DefaultMissingTimeout, "fail when the Job does not exist for this long (e.g. deleted by ttlSecondsAfterFinished)")
 		c.Flags().Int64Var(&lines, "log-lines", 20, "lines of the failed pod's log to print")
 		return c
 	}

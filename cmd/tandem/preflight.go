@@ -25,9 +25,9 @@ type preflightFlags struct {
 func (f *preflightFlags) bind(fs *pflag.FlagSet) {
 	// No environment default here: a flag's default is printed by --help.
 	fs.StringVar(&f.databaseURL, "database-url", "", "scratch PostgreSQL database to use instead of a throwaway one; it is changed ($TANDEM_PREFLIGHT_DATABASE_URL; never printed)")
-	fs.StringVar(&f.databaseEnv, "database-env", "DATABASE_URL", "variable the migration and the service read the database URL from")
+	fs.StringVar(&f.databaseEnv, "database-env", preflight.DefaultDatabaseEnv, "variable the migration and the service read the database URL from")
 	fs.StringVar(&f.compatCheck, "compat-check", "", "check of the current release's service on the migrated schema: an HTTP path (/notes) or URL that must answer below 400, or a shell command ($SERVICE_URL, $PORT)")
-	fs.DurationVar(&f.timeout, "preflight-timeout", 2*time.Minute, "deadline of each program the pre-flight runs")
+	fs.DurationVar(&f.timeout, "preflight-timeout", preflight.DefaultTimeout, "deadline of each program the pre-flight runs")
 	fs.StringSliceVar(&f.passEnv, "preflight-env", nil, "variables of tandem's environment the pre-flight's programs get (e.g. API_KEY); variables the manifests take from a Secret (env valueFrom) are passed when set, nothing else is")
 }
 

@@ -124,6 +124,13 @@ type Config struct {
 	Progress func(Phase)
 }
 
+// Defaults of Config, shared by every door.
+const (
+	DefaultDatabaseEnv   = "DATABASE_URL"
+	DefaultTimeout       = 2 * time.Minute
+	DefaultPostgresImage = "postgres:17-alpine" // the Dagger runner's database service
+)
+
 // ErrBadCheck is returned for a compat check that cannot be run as given.
 var ErrBadCheck = errors.New("invalid compat check")
 
@@ -177,10 +184,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, errors.New("preflight: no migration image")
 	}
 	if cfg.DatabaseEnv == "" {
-		cfg.DatabaseEnv = "DATABASE_URL"
+		cfg.DatabaseEnv = DefaultDatabaseEnv
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Minute
+		cfg.Timeout = DefaultTimeout
 	}
 	if err := CheckCompat(cfg.CompatCheck); err != nil {
 		return res, err

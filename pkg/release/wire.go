@@ -17,10 +17,11 @@ import (
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/preflight"
+	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 // DefaultTimeout bounds each network step and each wait unless Setup.Timeout says otherwise.
-const DefaultTimeout = 10 * time.Minute
+const DefaultTimeout = waiter.DefaultTimeout
 
 // Registry is how every step reaches the registries: one keychain and one transport
 // choice, made once (as crane's Options carry auth and transport to every call).

@@ -59,6 +59,13 @@ type WaitOption func(*waitOptions)
 // WithTimeout bounds the whole wait (default 0: no limit besides the context).
 func WithTimeout(d time.Duration) WaitOption { return func(o *waitOptions) { o.timeout = d } }
 
+// DefaultTimeout is the doors' deadline of a wait (the commands' --timeout) and, as
+// release.DefaultTimeout, of every release step.
+const DefaultTimeout = 10 * time.Minute
+
+// DefaultMissingTimeout is how long a missing Job is waited for unless WithMissingTimeout.
+const DefaultMissingTimeout = 5 * time.Minute
+
 // WithMissingTimeout bounds how long a missing Job is waited for (default 5m).
 func WithMissingTimeout(d time.Duration) WaitOption {
 	return func(o *waitOptions) { o.missingTimeout = d }
@@ -71,7 +78,7 @@ func WithLogLines(n int64) WaitOption { return func(o *waitOptions) { o.logLines
 // (ErrJobFailed, with the reason and the failed pod's log tail when RBAC allows). The
 // watch is list+watch from a resourceVersion and is re-established when it drops.
 func WaitForJob(ctx context.Context, kube Client, ns, name string, opts ...WaitOption) (JobResult, error) {
-	o := waitOptions{missingTimeout: 5 * time.Minute, logLines: 20}
+	o := waitOptions{missingTimeout: DefaultMissingTimeout, logLines: 20}
 	for _, opt := range opts {
 		opt(&o)
 	}
