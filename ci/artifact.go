@@ -5,10 +5,8 @@ import (
 
 	"dagger/tandem/internal/dagger"
 
-	"github.com/tandem-ci/tandem/pkg/artifact"
-	"github.com/tandem-ci/tandem/pkg/gitops"
-	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/release"
+	tagpkg "github.com/tandem-ci/tandem/pkg/tag"
 )
 
 // PushArtifact pushes the manifests folder as a Flux OCI artifact to
@@ -52,11 +50,19 @@ func (m *Tandem) PushArtifact(
 	if err != nil {
 		return "", err
 	}
-	opts := []artifact.Option{
-		artifact.WithKeychain(image.Keychain(image.Credentials{Username: username, Password: pw}, nil)),
-		artifact.WithRevision(revision), artifact.WithSource(gitops.StripCredentials(sourceUrl)), artifact.WithExtraTags(extraTags...),
-	}
 	// The same step as the release's: the artifact runs tag, and an empty build is refused.
-	res, err := (&release.FluxArtifacts{Repository: repository, Options: opts}).PushArtifact(ctx, dir, tag, "")
-	return res.Digest, err
+	p, err := release.ResolveSteps(release.Config{ArtifactRepository: repository, Tag: tagpkg.Config{Explicit: tag}, ManifestsPath: dir,
+		SourceURL: sourceUrl, ExtraTags: extraTags, RegistryUsername: username, RegistryPassword: pw}, release.StepArtifact)
+	if err != nil {
+		return "", err
+	}
+	r, err := release.Build(ctx, p, release.Setup{Registry: p.Registry(false), Revision: revision})
+	if err != nil {
+		return "", err
+	}
+	res, err := r.Run(ctx)
+	if res.Artifact == nil {
+		return "", err
+	}
+	return res.Artifact.Digest, err
 }

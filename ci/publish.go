@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"dagger/tandem/doors"
 	"dagger/tandem/internal/dagger"
 
-	"github.com/tandem-ci/tandem/pkg/naming"
+	"github.com/tandem-ci/tandem/pkg/release"
 )
 
 // Published are both image references, with digests, of one release.
@@ -55,17 +56,13 @@ func (m *Tandem) Publish(
 	// +optional
 	migrationRepository string,
 ) (*Published, error) {
-	t, err := releaseTag(tag, pipelineId, commitSha, "")
+	a := doors.ReleaseArgs{App: app, Registry: registry, Tag: tag, PipelineId: pipelineId, CommitSha: commitSha,
+		ServiceRepository: serviceRepository, MigrationRepository: migrationRepository}
+	p, err := release.ResolveSteps(a.Config("", ""), release.StepImages)
 	if err != nil {
 		return nil, err
 	}
-	svcRepo, migRepo, _ := naming.Repositories(registry, app, serviceRepository, migrationRepository, "")
-	for _, r := range []struct{ field, value string }{{"service repository", svcRepo}, {"migration repository", migRepo}} {
-		if err := naming.ValidateRepository(r.value); err != nil {
-			return nil, fmt.Errorf("%s %q (registry %q, app %q): %w", r.field, r.value, registry, app, err)
-		}
-	}
-	return m.publish(ctx, source, svcRepo, migRepo, t, username, password)
+	return m.publish(ctx, source, p.ServiceRepository, p.MigrationRepository, p.Tag, username, password)
 }
 
 // publish builds and pushes both images to full repositories.
