@@ -13,7 +13,6 @@ import (
 
 	"dagger/tandem/internal/dagger"
 
-	"github.com/tandem-ci/tandem/pkg/tag"
 )
 
 // Tandem is the module.
@@ -37,14 +36,4 @@ func plaintext(ctx context.Context, s *dagger.Secret) (string, error) {
 		return "", nil
 	}
 	return s.Plaintext(ctx)
-}
-
-// releaseTag computes the tag as pkg/tag does: explicit, else v1.<pipelineId>.0 (or the
-// format), else the commit.
-func releaseTag(explicit, pipelineID, commitSha, format string) (string, error) {
-	res, err := tag.Compute(tag.Config{Explicit: explicit, PipelineID: pipelineID, CommitSHA: commitSha, Format: format})
-	if err != nil {
-		return "", err
-	}
-	return res.Tag, nil
 }
