@@ -12,7 +12,6 @@ import (
 	"os"
 
 	"dagger/tandem/internal/dagger"
-
 )
 
 // Tandem is the module.
