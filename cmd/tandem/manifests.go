@@ -4,14 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
-	"github.com/google/shlex"
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-ci/tandem/pkg/lint"
 	"github.com/tandem-ci/tandem/pkg/manifest"
-	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/tag"
 	"github.com/tandem-ci/tandem/pkg/variables"
 )
@@ -33,61 +30,14 @@ func newInitCmd() *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			// Split as a shell would: Kubernetes runs no shell, so quotes must not reach the program.
-			words, err := shlex.Split(command)
-			if err != nil {
-				return fmt.Errorf("--migration-command %q: %w: quote as in a shell, e.g. 'sh -c \"alembic upgrade head\"'", command, err)
-			}
-			spec.MigrationCommand = words
 			spec.Replicas = &replicas
-			// The naming rule every door shares: <registry>/<app>, <registry>/<app>-migration.
-			spec.Image, spec.MigrationImage, _ = naming.Repositories(registry, spec.App, spec.Image, spec.MigrationImage, "")
-			switch waiter {
-			case "k8s-wait-for":
-			case "tandem":
-				if !cmd.Flags().Changed("waiter-image") {
-					spec.WaiterImage = manifest.TandemWaiterImage
-				}
-				spec.WaiterLogs = true
-			default:
-				return fmt.Errorf("--waiter %q: use k8s-wait-for or tandem", waiter)
+			if !cmd.Flags().Changed("waiter-image") {
+				spec.WaiterImage = "" // the waiter's own image
 			}
-			var opts []manifest.RenderOption
-			if force {
-				opts = append(opts, manifest.WithForce())
-			}
-			if err := spec.WithDefaults().Validate(); err != nil {
-				return err
-			}
-			// The Flux objects: checked before anything is written, written after k8s/.
-			if fluxDir == "" {
-				fluxDir = filepath.Join(filepath.Dir(filepath.Clean(dir)), "flux")
-			}
-			fs := manifest.FluxFromSpec(spec.WithDefaults())
-			fs.Namespace, fs.Semver, fs.Insecure = flux.Namespace, flux.Semver, flux.Insecure
-			if flux.ArtifactRepo != "" {
-				fs.ArtifactRepo = flux.ArtifactRepo
-			}
-			if !noFlux {
-				if _, err := manifest.FluxFile(fs); err != nil {
-					return err
-				}
-				if !force {
-					if err := manifest.FluxAbsent(fluxDir, spec.App); err != nil {
-						return err
-					}
-				}
-			}
-			res, err := manifest.Render(dir, spec, opts...)
+			res, err := manifest.Init(dir, spec, manifest.InitOptions{Registry: registry, MigrationCommand: command, Waiter: waiter,
+				Flux: flux, FluxDir: fluxDir, NoFlux: noFlux, Force: force})
 			if err != nil {
-				return err
-			}
-			if !noFlux {
-				path, err := manifest.RenderFlux(fluxDir, fs, opts...)
-				if err != nil {
-					return err
-				}
-				res.Files = append(res.Files, path)
+				return flagError(err, map[string]string{"MigrationCommand": "--migration-command", "Waiter": "--waiter"})
 			}
 			return emit(cmd, res, func(w io.Writer) {
 				for _, f := range res.Files {
@@ -121,6 +71,17 @@ func newInitCmd() *cobra.Command {
 	f.StringVar(&flux.ArtifactRepo, "artifact-repo", "", "artifact repository the release pushes to (default <image>/manifests)")
 	f.BoolVar(&flux.Insecure, "insecure-registry", false, "the registry speaks plain HTTP (OCIRepository insecure: true)")
 	return cmd
+}
+
+// flagError shows a library's field error under the flag that fills the field.
+func flagError(err error, flags map[string]string) error {
+	var fe *manifest.FieldError
+	if errors.As(err, &fe) {
+		if flag, ok := flags[fe.Field]; ok {
+			return fmt.Errorf("%s %w", flag, fe.Err)
+		}
+	}
+	return err
 }
 
 func newRenderCmd() *cobra.Command {

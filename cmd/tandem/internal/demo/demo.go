@@ -21,7 +21,6 @@ import (
 	"github.com/tandem-ci/tandem/internal/gitserver"
 	"github.com/tandem-ci/tandem/internal/localcluster"
 	"github.com/tandem-ci/tandem/pkg/manifest"
-	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/release"
 	tagpkg "github.com/tandem-ci/tandem/pkg/tag"
@@ -181,10 +180,8 @@ func (r *run) startGit() (*gitserver.Server, error) {
 	if err := os.CopyFS(src, os.DirFS(r.cfg.Example)); err != nil {
 		return nil, fmt.Errorf("copying %s: %w", r.cfg.Example, err)
 	}
-	svc, mig, _ := naming.Repositories(r.reg, r.cfg.App, "", "", "")
-	spec := manifest.Spec{App: r.cfg.App, Namespace: r.cfg.App, Image: svc, MigrationImage: mig,
-		MigrationCommand: []string{"/app/" + r.cfg.App, "migrate", "up"}, WaiterImage: manifest.TandemWaiterImage, WaiterLogs: true, Tag: "v1.0.0"}
-	if _, err := manifest.Render(filepath.Join(src, "k8s"), spec, manifest.WithForce()); err != nil {
+	spec := manifest.Spec{App: r.cfg.App, Namespace: r.cfg.App, MigrationCommand: []string{"/app/" + r.cfg.App, "migrate", "up"}, Tag: "v1.0.0"}
+	if _, err := manifest.Init(filepath.Join(src, "k8s"), spec, manifest.InitOptions{Registry: r.reg, Waiter: manifest.WaiterTandem, NoFlux: true, Force: true}); err != nil {
 		return nil, err
 	}
 	root := filepath.Join(r.tmp, "git")
