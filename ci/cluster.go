@@ -42,7 +42,7 @@ func (m *Tandem) Reconcile(
 	if err != nil {
 		return "", err
 	}
-	res, err := cluster.Reconcile(ctx, dyn, d, cluster.FluxTargets(ns, name, kustomization)...)
+	res, err := cluster.Reconcile(ctx, dyn, d, release.FluxTargets(ns, name, kustomization)...)
 	var lines []string
 	for _, r := range res {
 		lines = append(lines, fmt.Sprintf("%s ready at %s", r.Object, r.Revision))

@@ -13,6 +13,8 @@ require (
 	k8s.io/client-go v0.35.0
 )
 
+require github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510 // indirect
+
 require (
 	dario.cat/mergo v1.0.0 // indirect
 	github.com/99designs/gqlgen v0.17.89 // indirect

@@ -134,7 +134,7 @@ func newReconcileCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := cluster.Reconcile(cmd.Context(), dyn, f.timeout, cluster.FluxTargets(ns, source, kustomization)...)
+			res, err := cluster.Reconcile(cmd.Context(), dyn, f.timeout, release.FluxTargets(ns, source, kustomization)...)
 			if err != nil {
 				return err
 			}

@@ -608,3 +608,35 @@ func TestTestHelpersImportNoProductCode(t *testing.T) {
 		}
 	}
 }
+
+// doorLogic are what a door must leave to the library: wiring a step, deriving a name,
+// writing a default the library owns. A `+default=` pragma of the Dagger module is a
+// declaration the engine reads (TestDoorsDagger checks it against pkg/ constants).
+var doorLogic = regexp.MustCompile(`release\.(GoImages|PrebuiltImages|FluxReconciler|RolloutWatcher|GitCommitter|FluxArtifacts|Preflight)\{|naming\.Repositories\(|"flux-system"|"tandem@localhost"|"DATABASE_URL"|"postgres:17-alpine"|cluster\.FluxTargets\(`)
+
+// TestDoorsHoldNoLogic: cmd/tandem (with the demo) and ci/ only translate: no step
+// wiring, name derivation or library default in their code.
+func TestDoorsHoldNoLogic(t *testing.T) {
+	var found []string
+	for _, dir := range []string{"cmd/tandem", "ci"} {
+		filepath.WalkDir(filepath.Join(root, dir), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() && d.Name() == "internal" && strings.HasSuffix(filepath.Dir(p), "ci") {
+				return filepath.SkipDir
+			}
+			if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") || strings.HasSuffix(p, "dagger.gen.go") {
+				return nil
+			}
+			b, _ := os.ReadFile(p)
+			for i, line := range strings.Split(string(b), "\n") {
+				if doorLogic.MatchString(line) && !strings.Contains(line, "// +default=") {
+					rel, _ := filepath.Rel(root, p)
+					found = append(found, fmt.Sprintf("%s:%d: %s", rel, i+1, strings.TrimSpace(line)))
+				}
+			}
+			return nil
+		})
+	}
+	for _, f := range found {
+		t.Errorf("door logic (belongs in pkg/): %s", f)
+	}
+}

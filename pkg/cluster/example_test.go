@@ -7,7 +7,7 @@ import (
 )
 
 func ExampleFluxTargets() {
-	for _, t := range cluster.FluxTargets("flux-system", "notes", "") {
+	for _, t := range cluster.FluxTargets("flux-system", "notes", "notes") {
 		fmt.Println(t)
 	}
 	// Output:

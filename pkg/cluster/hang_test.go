@@ -41,7 +41,7 @@ func TestTimeoutCoversFirstCall(t *testing.T) {
 			return err
 		},
 		"reconcile": func() error {
-			_, err := cluster.Reconcile(ctx, dyn, time.Second, cluster.FluxTargets("flux-system", "shop", "")...)
+			_, err := cluster.Reconcile(ctx, dyn, time.Second, cluster.FluxTargets("flux-system", "shop", "shop")...)
 			return err
 		},
 	}
@@ -67,7 +67,7 @@ func TestCancelIsNotATimeout(t *testing.T) {
 			return err
 		},
 		"reconcile": func(ctx context.Context) error {
-			_, err := cluster.Reconcile(ctx, dyn, time.Hour, cluster.FluxTargets("flux-system", "shop", "")...)
+			_, err := cluster.Reconcile(ctx, dyn, time.Hour, cluster.FluxTargets("flux-system", "shop", "shop")...)
 			return err
 		},
 	} {

@@ -180,14 +180,11 @@ func revision(obj *unstructured.Unstructured) string {
 	return r
 }
 
-// FluxTargets names the OCIRepository source and then the Kustomization (default: the
-// same name; "-" for none) in namespace ns.
+// FluxTargets are the OCIRepository source and, when kustomization is not empty, the
+// Kustomization, both in ns: reconciled in that order.
 func FluxTargets(ns, source, kustomization string) []Target {
-	if kustomization == "" {
-		kustomization = source
-	}
 	targets := []Target{{Resource: OCIRepository, Namespace: ns, Name: source}}
-	if kustomization != "-" {
+	if kustomization != "" {
 		targets = append(targets, Target{Resource: Kustomization, Namespace: ns, Name: kustomization})
 	}
 	return targets

@@ -270,7 +270,7 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 	p.FluxNamespace = or(cfg.FluxNamespace, DefaultFluxNamespace)
 	p.FluxSource = or(cfg.FluxSource, p.App)
 	p.FluxKustomization = or(cfg.FluxKustomization, p.FluxSource)
-	if p.FluxKustomization == "-" {
+	if p.FluxKustomization == NoKustomization {
 		p.FluxKustomization = ""
 	}
 	if len(errs) > 0 {
@@ -289,11 +289,21 @@ func (p Plan) Commit() gitops.Config {
 
 // FluxTargets are the Flux objects a reconcile asks for.
 func (p Plan) FluxTargets() []cluster.Target {
-	k := p.FluxKustomization
-	if k == "" {
-		k = "-"
+	return cluster.FluxTargets(p.FluxNamespace, p.FluxSource, p.FluxKustomization)
+}
+
+// NoKustomization, given as Config.FluxKustomization, reconciles the OCIRepository only.
+const NoKustomization = "-"
+
+// FluxTargets are the Flux objects to reconcile for the given names, with the defaults of
+// a release: namespace flux-system, the Kustomization named as the source, none with
+// NoKustomization. `tandem reconcile` and the Dagger module's reconcile use it.
+func FluxTargets(namespace, source, kustomization string) []cluster.Target {
+	p := Plan{FluxNamespace: or(namespace, DefaultFluxNamespace), FluxSource: source, FluxKustomization: or(kustomization, source)}
+	if p.FluxKustomization == NoKustomization {
+		p.FluxKustomization = ""
 	}
-	return cluster.FluxTargets(p.FluxNamespace, p.FluxSource, k)
+	return p.FluxTargets()
 }
 
 func cleanRel(p string) string {

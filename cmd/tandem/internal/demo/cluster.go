@@ -17,6 +17,7 @@ import (
 	"github.com/tandem-ci/tandem/internal/localcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/release"
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
@@ -57,7 +58,7 @@ func (r *run) cluster(ctx context.Context) error {
 	if err := r.applyFlux(ctx, c, fs); err != nil {
 		return err
 	}
-	targets := cluster.FluxTargets(localcluster.FluxNamespace, r.cfg.App, "")
+	targets := release.FluxTargets(localcluster.FluxNamespace, r.cfg.App, "")
 	saClientOf := func() (kubernetes.Interface, error) { return c.ServiceAccountClient(ctx, ns, r.cfg.App) }
 
 	// Release v1.1.0 (pushed above): tandem reconcile, then the Job gates the Deployment.
