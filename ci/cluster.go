@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/release"
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
