@@ -2,6 +2,10 @@ package doors_test
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"strings"
 	"testing"
 
 	"dagger/tandem/doors"
@@ -10,8 +14,50 @@ import (
 	"github.com/tandem-ci/tandem/pkg/release/releasetest"
 )
 
-// daggerDefaults are the +default values the engine fills for omitted arguments.
-var daggerDefaults = map[string]any{"path": "k8s", "fluxNamespace": "flux-system"}
+// daggerDefaults reads the +default pragmas of the Release function's arguments in
+// ../release.go: the values the engine fills for omitted arguments.
+func daggerDefaults(t *testing.T) map[string]any {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "../release.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmap := ast.NewCommentMap(fset, f, f.Comments)
+	out := map[string]any{}
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok || fd.Name.Name != "Release" {
+			continue
+		}
+		for _, field := range fd.Type.Params.List {
+			for _, g := range cmap[field] {
+				for _, c := range g.List {
+					if v, ok := strings.CutPrefix(c.Text, "// +default="); ok {
+						for _, n := range field.Names {
+							out[n.Name] = strings.Trim(v, `"`)
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no +default pragma found in ../release.go: the parser no longer sees them")
+	}
+	return out
+}
+
+// TestDaggerDefaultsArePkgConstants: the module's +default pragmas (literals the engine
+// reads) are the library's defaults.
+func TestDaggerDefaultsArePkgConstants(t *testing.T) {
+	got := daggerDefaults(t)
+	for arg, want := range map[string]string{"path": release.DefaultManifestsPath, "fluxNamespace": release.DefaultFluxNamespace} {
+		if got[arg] != want {
+			t.Errorf("Release's %s defaults to %q, pkg/release to %q", arg, got[arg], want)
+		}
+	}
+}
 
 // TestDoorsDagger: Release's arguments map onto the same plan as the CLI's flags
 // (cmd/tandem/doors_test.go checks the same table). No engine is needed: the mapping is
@@ -21,10 +67,11 @@ func TestDoorsDagger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defaults := daggerDefaults(t)
 	for _, d := range scenarios {
 		t.Run(d.Name, func(t *testing.T) {
 			args := map[string]any{}
-			for k, v := range daggerDefaults {
+			for k, v := range defaults {
 				args[k] = v
 			}
 			for k, v := range d.Dagger {
