@@ -10,8 +10,8 @@
 # The waiter rows need the Kubernetes test environment (hack/testenv.sh, built on first use
 # unless TANDEM_TESTENV_DIR names it).
 #
-# The flux CLI (the write-up's shell baseline) is built once by ../shared/flux-cli/build.sh
-# into ~/.cache/tandem/flux-cli (about 9 minutes); without it the flux rows are skipped.
+# The flux CLI (the write-up's shell baseline) is built once by hack/flux-cli.sh into
+# ~/.cache/tandem/flux-cli (about 9 minutes); without it the flux rows are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
