@@ -15,6 +15,8 @@ func newRootCmd() *cobra.Command {
 		Short:         "Ship a service and its database migration in tandem to Kubernetes with Flux",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// The reference in docs/cli is generated from these commands; no date in it.
+		DisableAutoGenTag: true,
 	}
 	root.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
 	root.AddCommand(newInitCmd(), newRenderCmd(), newLintCmd(), newBumpCmd(), newTagCmd(),
