@@ -310,8 +310,8 @@ func checkComponent(text string) ([]string, error) {
 	return problems, nil
 }
 
-// sources returns the texts the contracts apply to: pipelines, components and the
-// README's code blocks.
+// sources returns the texts the contracts apply to: pipelines, components and the code
+// blocks of the READMEs and docs/.
 func sources(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -327,7 +327,8 @@ func sources(t *testing.T) map[string]string {
 		out[f] = string(b)
 	}
 	readmes, _ := filepath.Glob(filepath.Join(root, "examples", "*", "README.md"))
-	for _, f := range append(readmes, filepath.Join(root, "README.md")) {
+	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md")) // docs/cli is generated from the commands
+	for _, f := range append(append(readmes, docs...), filepath.Join(root, "README.md")) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
