@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"dagger/tandem/doors"
 	"dagger/tandem/internal/dagger"
 
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -54,7 +55,7 @@ func (m *Tandem) PushArtifact(
 	p, err := release.ResolveSteps(release.Config{ArtifactRepository: repository, Tag: tagpkg.Config{Explicit: tag}, ManifestsPath: dir,
 		SourceURL: sourceUrl, ExtraTags: extraTags, RegistryUsername: username, RegistryPassword: pw}, release.StepArtifact)
 	if err != nil {
-		return "", err
+		return "", release.ForDoor(err, doors.Fields)
 	}
 	r, err := release.Build(ctx, p, release.Setup{Registry: p.Registry(false), Revision: revision})
 	if err != nil {

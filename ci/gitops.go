@@ -54,7 +54,7 @@ func (m *Tandem) Commit(
 	cfg.PushOptionCISkip = pushOptionCiSkip
 	p, err := release.ResolveSteps(cfg, release.StepCommit)
 	if err != nil {
-		return "", err
+		return "", release.ForDoor(err, doors.Fields)
 	}
 	res, err := gitops.Bump(ctx, p.Commit())
 	if errors.Is(err, gitops.ErrNothingToCommit) {

@@ -66,7 +66,7 @@ func (m *Tandem) Preflight(
 	}
 	p, err := release.ResolveSteps(a.Config("", pw), release.StepPreflight)
 	if err != nil {
-		return "", err
+		return "", release.ForDoor(err, doors.Fields)
 	}
 	checkout, cfg, err := m.preflightSetup(ctx, source, p, compatCheck, databaseEnv, postgresImage, registryPassword)
 	if err != nil {

@@ -60,7 +60,7 @@ func (m *Tandem) Publish(
 		ServiceRepository: serviceRepository, MigrationRepository: migrationRepository}
 	p, err := release.ResolveSteps(a.Config("", ""), release.StepImages)
 	if err != nil {
-		return nil, err
+		return nil, release.ForDoor(err, doors.Fields)
 	}
 	return m.publish(ctx, source, p.ServiceRepository, p.MigrationRepository, p.Tag, username, password)
 }

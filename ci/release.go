@@ -147,7 +147,7 @@ func (m *Tandem) Release(
 	}
 	p, err := release.Resolve(a.Config(token, pw))
 	if err != nil {
-		return nil, err
+		return nil, release.ForDoor(err, doors.Fields)
 	}
 	s := release.Setup{Registry: p.Registry(false)}
 	if !p.Prebuilt {

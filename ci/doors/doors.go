@@ -32,6 +32,22 @@ type ReleaseArgs struct {
 	ReleaseBranch       string `json:"releaseBranch"`
 }
 
+// Fields says, per release.Config field, which argument of the module gives it.
+var Fields = map[string]string{
+	"App":                 "argument app",
+	"Registry":            "argument registry",
+	"ServiceRepository":   "argument serviceRepository",
+	"MigrationRepository": "argument migrationRepository",
+	"ArtifactRepository":  "argument artifactRepository (push-artifact: repository)",
+	"ManifestsPath":       "argument path",
+	"VariablesFile":       "argument file",
+	"Tag":                 "argument tag, pipelineId or commitSha",
+	"RepoURL":             "argument repoUrl",
+	"Branch":              "argument branch",
+	"ReleaseBranch":       "argument releaseBranch",
+	"ExtraTags":           "argument extraTags",
+}
+
 // Config is the Dagger door's mapping onto the release configuration every door shares:
 // a plain function, tested without an engine against the same scenarios as the CLI's
 // flags (pkg/release/testdata/doors.json).

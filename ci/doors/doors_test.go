@@ -92,3 +92,28 @@ func TestDoorsDagger(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigErrorsNameArguments: a bad release argument is named as the module's
+// argument, never as a CLI flag or a GitLab variable.
+func TestConfigErrorsNameArguments(t *testing.T) {
+	good := doors.ReleaseArgs{App: "shop", Registry: "r.example.com/acme", RepoUrl: "https://git.example.com/acme/shop.git", Branch: "main", Tag: "v1.0.0", Path: "k8s"}
+	for _, c := range []struct {
+		name string
+		edit func(*doors.ReleaseArgs)
+		want string
+	}{
+		{"no branch", func(a *doors.ReleaseArgs) { a.Branch = "" }, "branch: required (argument branch)"},
+		{"no registry", func(a *doors.ReleaseArgs) { a.Registry = "" }, "(argument registry)"},
+		{"bad path", func(a *doors.ReleaseArgs) { a.Path = "../x" }, "(argument path)"},
+		{"other release branch", func(a *doors.ReleaseArgs) { a.ReleaseBranch = "release" }, "(argument releaseBranch)"},
+		{"no tag", func(a *doors.ReleaseArgs) { a.Tag = "" }, "(argument tag, pipelineId or commitSha)"},
+	} {
+		a := good
+		c.edit(&a)
+		_, err := release.Resolve(a.Config("", ""))
+		err = release.ForDoor(err, doors.Fields)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "--") || strings.Contains(err.Error(), "$CI_") {
+			t.Errorf("%s: %v, want %q and no CLI words", c.name, err, c.want)
+		}
+	}
+}

@@ -363,3 +363,25 @@ func TestReleaseMessages(t *testing.T) {
 		t.Errorf("git server answering 503: %v", err)
 	}
 }
+
+// TestConfigErrorsNameFlags (issue 20): the library names the field; the CLI says which
+// flag (and variable) gives it.
+func TestConfigErrorsNameFlags(t *testing.T) {
+	for _, k := range []string{"CI_COMMIT_BRANCH", "CI_PROJECT_URL", "CI_REGISTRY_IMAGE", "CI_DEFAULT_BRANCH", "CI_PROJECT_NAME"} {
+		t.Setenv(k, "")
+	}
+	base := []string{"release", "--app", "shop", "--registry", "r.example.com/acme", "--repo-url", "https://git.example.com/acme/shop.git", "--checkout", t.TempDir(), "--tag", "v1.0.0", "--dry-run"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "branch: required (--branch, or $CI_COMMIT_BRANCH)"},
+		{[]string{"--branch", "main", "--path", "../x"}, `manifests path "../x": must be a path inside the repository (relative, no ..) (--path)`},
+		{[]string{"--branch", "main", "--extra-tag", "bad tag"}, "(--extra-tag)"},
+		{[]string{"--branch", "main", "--image", "r.example.com/shop:v1"}, "(--image)"},
+	} {
+		if _, err := run(t, append(append([]string{}, base...), c.args...)...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}

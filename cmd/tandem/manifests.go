@@ -157,7 +157,7 @@ func newBumpCmd() *cobra.Command {
 			if len(args) == 1 {
 				file = args[0]
 			}
-			t, err := tag.Compute(cfg)
+			t, err := computeTag(cfg)
 			if err != nil {
 				return err
 			}
@@ -178,6 +178,15 @@ func newBumpCmd() *cobra.Command {
 	return cmd
 }
 
+// computeTag is tag.Compute, with the CLI's ways to give a tag when there is none.
+func computeTag(cfg tag.Config) (tag.Result, error) {
+	t, err := tag.Compute(cfg)
+	if errors.Is(err, tag.ErrNoSource) {
+		return t, fmt.Errorf("%w: pass --tag, set CI_PIPELINE_ID, or run inside a git repository", err)
+	}
+	return t, err
+}
+
 func newTagCmd() *cobra.Command {
 	var cfg tag.Config
 	var app string
@@ -186,7 +195,7 @@ func newTagCmd() *cobra.Command {
 		Short: "Print the release tag computed from --tag, $CI_PIPELINE_ID or the git commit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := tag.Compute(cfg)
+			t, err := computeTag(cfg)
 			if err != nil {
 				return err
 			}

@@ -140,6 +140,23 @@ func (f *releaseFlags) registryPassword() string {
 	return env("TANDEM_REGISTRY_PASSWORD", "CI_REGISTRY_PASSWORD")
 }
 
+// configFlags says, per release.Config field, how a CLI user gives it.
+var configFlags = map[string]string{
+	"App":                 "--app, or $CI_PROJECT_NAME",
+	"Registry":            "--registry, or $CI_REGISTRY_IMAGE",
+	"ServiceRepository":   "--image",
+	"MigrationRepository": "--migration-image",
+	"ArtifactRepository":  "--artifact-repo",
+	"ManifestsPath":       "--path",
+	"VariablesFile":       "--file",
+	"Tag":                 "pass --tag, set CI_PIPELINE_ID, or run inside a git repository",
+	"RepoURL":             "--repo-url, or $CI_PROJECT_URL, or a checkout with an origin",
+	"Branch":              "--branch, or $CI_COMMIT_BRANCH",
+	"ReleaseBranch":       "--release-branch; the default branch is $CI_DEFAULT_BRANCH",
+	"Message":             "--message",
+	"ExtraTags":           "--extra-tag",
+}
+
 // setup maps the flags onto what the release needs besides its plan; release.Build
 // wires the steps.
 func (f *releaseFlags) setup(p release.Plan) (release.Setup, error) {
@@ -176,7 +193,7 @@ func (f *releaseFlags) build(cmd *cobra.Command, needRepo bool, steps ...string)
 	}
 	p, err := release.ResolveSteps(cfg, steps...)
 	if err != nil {
-		return nil, err
+		return nil, release.ForDoor(err, configFlags)
 	}
 	s, err := f.setup(p)
 	if err != nil {

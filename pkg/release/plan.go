@@ -140,8 +140,11 @@ func Resolve(cfg Config) (Plan, error) {
 // ResolveSteps is Resolve for a release running only steps (e.g. `tandem commit`): the
 // inputs other steps need may be missing. Names are derived the same way.
 func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
-	var errs []string
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	var errs []FieldError
+	// bad records a problem of field (a Config field's name), for the door to name.
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
 	needs := func(step string) bool { return slices.Contains(steps, step) }
 
 	p := Plan{Steps: steps, App: cfg.App, Prebuilt: cfg.Prebuilt, Branch: cfg.Branch, PushOptionCISkip: cfg.PushOptionCISkip,
@@ -151,7 +154,7 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 	if cfg.RepoURL != "" {
 		u, err := url.Parse(cfg.RepoURL)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			bad("repository URL %q: want https://host/group/project.git (scp-style git@host:path is not supported)", gitops.StripCredentials(cfg.RepoURL))
+			bad("RepoURL", "repository URL %q: want https://host/group/project.git (scp-style git@host:path is not supported)", gitops.StripCredentials(cfg.RepoURL))
 		} else {
 			p.GitUsername, p.gitToken = cfg.GitUsername, cfg.GitToken
 			if u.User != nil {
@@ -168,46 +171,47 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 			}
 		}
 	} else if needs(StepCommit) {
-		bad("repository URL: required (--repo-url, or $CI_PROJECT_URL, or a checkout with an origin)")
+		bad("RepoURL", "repository URL: required")
 	}
 	p.GitUsername = or(p.GitUsername, DefaultGitUsername)
 
 	t, err := tag.Compute(cfg.Tag)
 	if err != nil {
-		bad("tag: %v", err)
+		bad("Tag", "tag: %v", err)
 	} else {
 		p.Tag, p.TagSource = t.Tag, t.Source
 	}
 	if p.App == "" {
 		// Pushing an artifact to a named repository needs no app; everything else does.
 		if needs(StepImages) || needs(StepPreflight) || needs(StepCommit) || cfg.ArtifactRepository == "" {
-			bad("app: required (--app, or $CI_PROJECT_NAME)")
+			bad("App", "app: required")
 		}
 	} else if p.Tag != "" {
 		if p.JobName, err = tag.JobName(p.App, p.Tag); err != nil {
-			bad("app/tag: %v", err)
+			bad("App", "app/tag: %v", err)
 		}
 	}
 
 	p.ServiceRepository, p.MigrationRepository, p.ArtifactRepository = naming.Repositories(cfg.Registry, p.App, cfg.ServiceRepository, cfg.MigrationRepository, cfg.ArtifactRepository)
-	var repos []struct{ field, value string }
+	type repo struct{ name, field, value string }
+	var repos []repo
 	if needs(StepImages) || needs(StepPreflight) {
-		repos = append(repos, struct{ field, value string }{"service repository", p.ServiceRepository}, struct{ field, value string }{"migration repository", p.MigrationRepository})
+		repos = append(repos, repo{"ServiceRepository", "service repository", p.ServiceRepository}, repo{"MigrationRepository", "migration repository", p.MigrationRepository})
 	}
 	if needs(StepArtifact) {
-		repos = append(repos, struct{ field, value string }{"artifact repository", p.ArtifactRepository})
+		repos = append(repos, repo{"ArtifactRepository", "artifact repository", p.ArtifactRepository})
 	}
 	for _, r := range repos {
 		if r.value == "" {
-			bad("%s: required: give the registry path (--registry, or $CI_REGISTRY_IMAGE) and the app", r.field)
+			bad("Registry", "%s: required: give the registry path and the app", r.field)
 		} else if err := naming.ValidateRepository(r.value); err != nil {
-			bad("%s %q: %v", r.field, r.value, err)
+			bad(r.name, "%s %q: %v", r.field, r.value, err)
 		}
 	}
 	if needs(StepArtifact) {
 		for _, t := range cfg.ExtraTags {
 			if err := artifact.ValidateTag(t); err != nil {
-				bad("extra tag %q: %v", t, err)
+				bad("ExtraTags", "extra tag %q: %v", t, err)
 			}
 		}
 		p.ExtraTags = cfg.ExtraTags
@@ -218,13 +222,13 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 		switch {
 		case cfg.Branch == "":
 		case cfg.ReleaseBranch != "" && cfg.Branch != cfg.ReleaseBranch:
-			bad("branch %q: the release branch is %q (--release-branch): release from it, or name this branch", cfg.Branch, cfg.ReleaseBranch)
+			bad("ReleaseBranch", "branch %q: the release branch is %q: release from it, or name this branch the release branch", cfg.Branch, cfg.ReleaseBranch)
 		case cfg.ReleaseBranch == "" && cfg.DefaultBranch != "" && cfg.Branch != cfg.DefaultBranch:
-			bad("branch %q: not the default branch %q ($CI_DEFAULT_BRANCH): its release would become the newest artifact Flux deploys; release from %q, or pass --release-branch %s to release this branch on purpose", cfg.Branch, cfg.DefaultBranch, cfg.DefaultBranch, cfg.Branch)
+			bad("ReleaseBranch", "branch %q: not the default branch %q: its release would become the newest artifact Flux deploys; release from %q, or name %s the release branch to release it on purpose", cfg.Branch, cfg.DefaultBranch, cfg.DefaultBranch, cfg.Branch)
 		}
 	}
 	if needs(StepImages) && p.ServiceRepository != "" && p.ServiceRepository == p.MigrationRepository {
-		bad("migration repository %q: must differ from the service repository", p.MigrationRepository)
+		bad("MigrationRepository", "migration repository %q: must differ from the service repository", p.MigrationRepository)
 	}
 	if p.Tag != "" {
 		if p.ServiceRepository != "" {
@@ -248,20 +252,20 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 		p.VariablesFile = path.Join(p.ManifestsPath, path.Base(variables.DefaultFile))
 	}
 	if needs(StepCommit) {
-		for _, f := range []struct{ field, value string }{{"manifests path", p.ManifestsPath}, {"variables file", p.VariablesFile}} {
+		for _, f := range []struct{ name, field, value string }{{"ManifestsPath", "manifests path", p.ManifestsPath}, {"VariablesFile", "variables file", p.VariablesFile}} {
 			if path.IsAbs(f.value) || f.value == ".." || strings.HasPrefix(f.value, "../") {
-				bad("%s %q: must be a path inside the repository (relative, no ..)", f.field, f.value)
+				bad(f.name, "%s %q: must be a path inside the repository (relative, no ..)", f.field, f.value)
 			}
 		}
 		if cfg.Branch == "" {
-			bad("branch: required (--branch, or $CI_COMMIT_BRANCH)")
+			bad("Branch", "branch: required")
 		}
 	}
 	p.AuthorName, p.AuthorEmail = or(cfg.AuthorName, DefaultAuthorName), or(cfg.AuthorEmail, DefaultAuthorEmail)
 	p.Message = or(cfg.Message, gitops.DefaultMessage)
 	// Rendered with sample values, so a broken template fails before anything is pushed.
 	if _, err := gitops.RenderMessage(p.Message, "app", "v1.0.0", "v0.1.0"); err != nil && needs(StepCommit) {
-		bad("commit message: %v", err)
+		bad("Message", "commit message: %v", err)
 	}
 	if src := or(cfg.SourceURL, cfg.RepoURL); src != "" {
 		p.Source = gitops.StripCredentials(src)
@@ -274,9 +278,48 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 		p.FluxKustomization = ""
 	}
 	if len(errs) > 0 {
-		return p, fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(errs, "\n  "))
+		return p, &ConfigError{Problems: errs}
 	}
 	return p, nil
+}
+
+// FieldError is one problem of a Config: the field (its Go name in Config) and what is
+// wrong, in the library's words. Doors say how their users give the field (ForDoor).
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ConfigError is every problem of a Config at once; errors.Is(err, ErrInvalidConfig).
+type ConfigError struct {
+	Problems []FieldError
+	// given says, per field, how a door's user gives it (see ForDoor).
+	given map[string]string
+}
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.Message
+		if g := e.given[p.Field]; g != "" {
+			lines[i] += " (" + g + ")"
+		}
+	}
+	return ErrInvalidConfig.Error() + ":\n  " + strings.Join(lines, "\n  ")
+}
+
+// Is makes errors.Is(err, ErrInvalidConfig) hold.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// ForDoor returns err with each problem of a ConfigError followed by how the door's user
+// gives the field: given maps a Config field to a door's own words (a flag and its
+// variable, a Dagger argument, a component input). Other errors are returned as they are.
+func ForDoor(err error, given map[string]string) error {
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	return &ConfigError{Problems: ce.Problems, given: given}
 }
 
 // Commit is the gitops configuration of the plan's commit step.

@@ -327,7 +327,7 @@ func TestResolveRefusesBadInput(t *testing.T) {
 		{"absolute file", func(c *release.Config) { c.VariablesFile = "/etc/x.yaml" }, []string{`variables file "/etc/x.yaml"`}},
 		{"several", func(c *release.Config) { c.Branch, c.Registry = "", "" }, []string{"branch: required", "service repository: required"}},
 		// Issue 19: a feature branch must not become the newest release Flux follows.
-		{"feature branch", func(c *release.Config) { c.Branch, c.DefaultBranch = "feature", "main" }, []string{`branch "feature": not the default branch "main"`, "CI_DEFAULT_BRANCH", "--release-branch feature"}},
+		{"feature branch", func(c *release.Config) { c.Branch, c.DefaultBranch = "feature", "main" }, []string{`branch "feature": not the default branch "main"`, "name feature the release branch"}},
 		{"other release branch", func(c *release.Config) { c.Branch, c.ReleaseBranch = "feature", "release" }, []string{`branch "feature": the release branch is "release"`}},
 		// Issue 19: an extra tag is checked before anything is built.
 		{"bad extra tag", func(c *release.Config) { c.ExtraTags = []string{"latest", "bad tag!"} }, []string{`extra tag "bad tag!": not a valid OCI tag`}},

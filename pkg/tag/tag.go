@@ -27,7 +27,7 @@ const (
 )
 
 // ErrNoSource is returned when no explicit tag, pipeline ID or git commit is available.
-var ErrNoSource = errors.New("no tag source: pass --tag, set CI_PIPELINE_ID, or run inside a git repository")
+var ErrNoSource = errors.New("no tag source: give a tag, a pipeline ID or a commit")
 
 // Config holds the inputs a tag is computed from. The first non-empty one wins:
 // Explicit, then PipelineID (rendered through Format), then the commit (CommitSHA, or
@@ -95,7 +95,7 @@ func Compute(cfg Config) (Result, error) {
 		if sha == "" && cfg.RepoDir != "" {
 			var err error
 			if sha, err = headSHA(cfg.RepoDir); err != nil {
-				return Result{}, fmt.Errorf("%w (no tag given, no CI_PIPELINE_ID, and the commit fallback failed: %v)", ErrNoSource, err)
+				return Result{}, fmt.Errorf("%w (no tag, no pipeline ID, and reading the commit of %s failed: %v)", ErrNoSource, cfg.RepoDir, err)
 			}
 		}
 		if sha == "" {
