@@ -196,7 +196,7 @@ func inspect(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Re
 		// could move the branch backwards unnoticed (and Flux's ref.semver would never
 		// pick the new artifact), so it is refused; between two non-semver tags there is
 		// no order and the newest release wins.
-		return nil, nil, "", fmt.Errorf("%s holds %s, a semantic version; %s is not one, so no one can tell which is newer: %w: release with a semver tag (--tag, or $CI_PIPELINE_ID with the default format), or set the file by hand to switch schemes", cfg.File, current, cfg.Tag, ErrUnordered)
+		return nil, nil, "", fmt.Errorf("%s holds %s, a semantic version; %s is not one, so no one can tell which is newer: %w: release with a semantic-version tag (an explicit one, or a pipeline ID with the default format), or set the file by hand to switch schemes", cfg.File, current, cfg.Tag, ErrUnordered)
 	}
 	return repo, wt, path, nil
 }
@@ -311,7 +311,7 @@ func classify(doing string, cfg Config, err error) error {
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
 		return fmt.Errorf("%s: %w: check the token's write access (%s)", doing, ErrAuth, msg)
 	case errors.Is(err, plumbing.ErrReferenceNotFound), strings.Contains(msg, "couldn't find remote ref"):
-		return fmt.Errorf("%s: %w: create branch %s or pass --branch", doing, ErrBranchNotFound, cfg.Branch)
+		return fmt.Errorf("%s: %w: create branch %s, or release another branch", doing, ErrBranchNotFound, cfg.Branch)
 	case errors.Is(err, git.ErrNonFastForwardUpdate), errors.Is(err, plumbing.ErrObjectNotFound),
 		strings.Contains(msg, "non-fast-forward"), strings.Contains(msg, "fetch first"), strings.Contains(msg, "failed to update ref"), strings.Contains(msg, "cannot lock ref"):
 		return fmt.Errorf("%s: %w (%s)", doing, errRejected, msg)
@@ -373,7 +373,7 @@ func normalize(cfg Config) (Config, transport.AuthMethod, error) {
 		cfg.URL = u.String()
 	}
 	if cfg.Branch == "" {
-		return cfg, nil, errors.New("branch: required (--branch or $CI_COMMIT_BRANCH)")
+		return cfg, nil, errors.New("branch: required")
 	}
 	if err := tag.Validate(cfg.Tag); err != nil {
 		return cfg, nil, err

@@ -74,16 +74,12 @@ func mismatch(what string, cs []manifest.Container, want, role string) string {
 	if len(cs) == 0 {
 		return fmt.Sprintf("%s runs %s: add it (tandem init writes one)", what, want)
 	}
-	flag := "--image (Dagger: --service-repository)"
-	if role == "migration" {
-		flag = "--migration-image (Dagger: --migration-repository)"
-	}
 	var got []string
 	for _, c := range cs {
 		got = append(got, fmt.Sprintf("%s, container %s runs %s", c.Where(), c.Container, c.Image))
 	}
-	return fmt.Sprintf("%s, but the release pushes %s: point the %s image at the pushed repository (tandem init --registry), or release to the repository the manifests use with %s",
-		strings.Join(got, "; "), want, role, flag)
+	return fmt.Sprintf("%s, but the release pushes %s: point the %s image at the pushed repository (as tandem init writes it from the registry path), or release to the repository the manifests use (the release's %s repository)",
+		strings.Join(got, "; "), want, role, role)
 }
 
 func runs(cs []manifest.Container, want string) bool {
