@@ -71,12 +71,25 @@ func Reconcile(ctx context.Context, dyn dynamic.Interface, timeout time.Duration
 	return out, nil
 }
 
+// reconcileOne requests a reconcile of t, then waits until the controller handled it,
+// both within timeout.
 func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Duration, t Target) (Reconciled, error) {
 	start := time.Now()
 	res := Reconciled{Object: t.String(), RequestedAt: time.Now().Format(time.RFC3339Nano)}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout) // covers the request too
 	defer cancel()
+	if err := requestReconciliation(ctx, parent, dyn, timeout, t, res.RequestedAt); err != nil {
+		return res, err
+	}
+	err := reconciliationHandled(ctx, parent, dyn, timeout, t, &res)
+	res.Duration = time.Since(start)
+	return res, err
+}
+
+// requestReconciliation sets the reconcile.fluxcd.io/requestedAt annotation of t to at
+// (as `flux reconcile` does), retrying on conflicts.
+func requestReconciliation(ctx, parent context.Context, dyn dynamic.Interface, timeout time.Duration, t Target, at string) error {
 	client := dyn.Resource(t.Resource).Namespace(t.Namespace)
 	var last error
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() (err error) {
@@ -89,7 +102,7 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 		if ann == nil {
 			ann = map[string]string{}
 		}
-		ann[RequestedAtAnnotation] = res.RequestedAt
+		ann[RequestedAtAnnotation] = at
 		obj.SetAnnotations(ann)
 		_, err = client.Update(ctx, obj, metav1.UpdateOptions{FieldManager: "tandem"})
 		return err
@@ -101,19 +114,27 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 	}
 	switch {
 	case err != nil && parent.Err() != nil:
-		return res, fmt.Errorf("requesting reconcile of %s: %w", t, context.Cause(parent))
+		return fmt.Errorf("requesting reconcile of %s: %w", t, context.Cause(parent))
 	case err != nil && ctx.Err() != nil:
-		return res, fmt.Errorf("requesting reconcile of %s: %w", t, waiter.ContextError(ctx, timeout))
+		return fmt.Errorf("requesting reconcile of %s: %w", t, waiter.ContextError(ctx, timeout))
 	case apierrors.IsNotFound(err):
-		return res, fmt.Errorf("requesting reconcile of %s: %w: create it (flux create source oci / flux create kustomization) or pass the right name", t, ErrNotFound)
+		return fmt.Errorf("requesting reconcile of %s: %w: create it (flux create source oci / flux create kustomization) or pass the right name", t, ErrNotFound)
 	case apierrors.IsForbidden(err):
-		return res, fmt.Errorf("requesting reconcile of %s: %w: grant get and patch/update on %s (%v)", t, waiter.ErrForbidden, t.Resource.GroupResource(), err)
+		return fmt.Errorf("requesting reconcile of %s: %w: grant get and patch/update on %s (%v)", t, waiter.ErrForbidden, t.Resource.GroupResource(), err)
 	case err != nil:
-		return res, fmt.Errorf("requesting reconcile of %s: %w", t, err)
+		return fmt.Errorf("requesting reconcile of %s: %w", t, err)
 	}
+	return nil
+}
+
+// reconciliationHandled watches t until status.lastHandledReconcileAt is res.RequestedAt
+// and Ready is True with a revision (nil) or False (ErrNotReady); res gets the revision and
+// the message. Status, rollback and watch can wait on it alone.
+func reconciliationHandled(ctx, parent context.Context, dyn dynamic.Interface, timeout time.Duration, t Target, res *Reconciled) error {
+	client := dyn.Resource(t.Resource).Namespace(t.Namespace)
 	lw := waiter.ByName(t.Name, client.List, client.Watch)
 	var ready, handled, synced bool
-	_, err = watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, func(cache.Store) (bool, error) {
+	_, err := watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, func(cache.Store) (bool, error) {
 		synced = true
 		return false, nil
 	}, func(ev watch.Event) (bool, error) {
@@ -143,20 +164,19 @@ func reconcileOne(ctx context.Context, dyn dynamic.Interface, timeout time.Durat
 		}
 		return false, nil
 	})
-	res.Duration = time.Since(start)
 	switch {
 	case err != nil && parent.Err() != nil:
-		return res, fmt.Errorf("waiting for %s: %w", t, context.Cause(parent))
+		return fmt.Errorf("waiting for %s: %w", t, context.Cause(parent))
 	case err != nil && !synced:
-		return res, fmt.Errorf("watching %s: %w", t, waiter.ContextError(ctx, timeout))
+		return fmt.Errorf("watching %s: %w", t, waiter.ContextError(ctx, timeout))
 	case err != nil && !handled:
-		return res, fmt.Errorf("waiting for %s to handle the reconcile request: %w after %s: is the Flux controller running?", t, waiter.ErrTimeout, timeout)
+		return fmt.Errorf("waiting for %s to handle the reconcile request: %w after %s: is the Flux controller running?", t, waiter.ErrTimeout, timeout)
 	case err != nil:
-		return res, fmt.Errorf("waiting for %s to become ready: %w after %s (last message: %s)", t, waiter.ErrTimeout, timeout, res.Message)
+		return fmt.Errorf("waiting for %s to become ready: %w after %s (last message: %s)", t, waiter.ErrTimeout, timeout, res.Message)
 	case !ready:
-		return res, fmt.Errorf("%s: %w: %s", t, ErrNotReady, res.Message)
+		return fmt.Errorf("%s: %w: %s", t, ErrNotReady, res.Message)
 	}
-	return res, nil
+	return nil
 }
 
 func readyCondition(obj *unstructured.Unstructured) (status, message string) {
