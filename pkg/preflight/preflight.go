@@ -219,21 +219,21 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 
 	// database
 	url := cfg.DatabaseURL
-	if err := x.phase(PhaseDatabase, func() (string, string, error) {
+	if err := x.phase(PhaseDatabase, func() (Status, string, string, error) {
 		if url != "" {
 			// Reached now, so that a wrong URL fails here and not as a failed migration.
 			if _, err := runner.Schema(ctx, url); err != nil {
-				return "", "", fmt.Errorf("%w: cannot reach the given database: %w", ErrDatabase, err)
+				return "", "", "", fmt.Errorf("%w: cannot reach the given database: %w", ErrDatabase, err)
 			}
-			return "given scratch database", "", nil
+			return StatusPassed, "given scratch database", "", nil
 		}
 		u, where, stop, err := runner.Database(ctx)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		x.stop = append(x.stop, stop)
 		url = u
-		return "throwaway PostgreSQL " + where, "", nil
+		return StatusPassed, "throwaway PostgreSQL " + where, "", nil
 	}); err != nil {
 		return res, err
 	}
@@ -254,90 +254,90 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 
 	// previous: bring the database to what is live.
 	noPrevious := "no previous release"
-	if err := x.phase(PhasePrevious, func() (string, string, error) {
+	if err := x.phase(PhasePrevious, func() (Status, string, string, error) {
 		if cfg.PreviousMigration.Image == "" {
-			return "skip:" + noPrevious, "", nil
+			return StatusSkipped, noPrevious, "", nil
 		}
 		log, err := run(cfg.PreviousMigration)
 		if errors.Is(err, ErrNoImage) {
 			cfg.PreviousService.Image = "" // nothing was live
 			noPrevious = "no image " + cfg.PreviousMigration.Image + " (first release?)"
-			return "skip:" + noPrevious, "", nil
+			return StatusSkipped, noPrevious, "", nil
 		}
 		if errors.Is(err, ErrNeedsContainer) {
-			return "", "", err
+			return "", "", "", err
 		}
 		if err != nil {
-			return "", log, fmt.Errorf("%w: the previous release's migration %s: %w", ErrMigrationFailed, cfg.PreviousMigration.Image, err)
+			return "", "", log, fmt.Errorf("%w: the previous release's migration %s: %w", ErrMigrationFailed, cfg.PreviousMigration.Image, err)
 		}
-		return cfg.PreviousMigration.Image + " applied", "", nil
+		return StatusPassed, cfg.PreviousMigration.Image + " applied", "", nil
 	}); err != nil {
 		return res, err
 	}
 
 	// migrate
-	if err := x.phase(PhaseMigrate, func() (string, string, error) {
+	if err := x.phase(PhaseMigrate, func() (Status, string, string, error) {
 		log, err := run(cfg.Migration)
 		if errors.Is(err, ErrNeedsContainer) || errors.Is(err, ErrNoImage) {
-			return "", "", err
+			return "", "", "", err
 		}
 		if err != nil {
-			return "", log, fmt.Errorf("%w: %s: %w", ErrMigrationFailed, cfg.Migration.Image, err)
+			return "", "", log, fmt.Errorf("%w: %s: %w", ErrMigrationFailed, cfg.Migration.Image, err)
 		}
-		return cfg.Migration.Image + " applied" + unresolved(cfg.Migration), "", nil
+		return StatusPassed, cfg.Migration.Image + " applied" + unresolved(cfg.Migration), "", nil
 	}); err != nil {
 		return res, err
 	}
 
 	// rerun: the Job is re-created when its TTL deletes it; the second run must be a no-op.
-	if err := x.phase(PhaseRerun, func() (string, string, error) {
+	if err := x.phase(PhaseRerun, func() (Status, string, string, error) {
 		before, err := runner.Schema(ctx, url)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		log, err := run(cfg.Migration)
 		if err != nil {
-			return "", log, fmt.Errorf("%w: the second run of %s failed: %w", ErrNotIdempotent, cfg.Migration.Image, err)
+			return "", "", log, fmt.Errorf("%w: the second run of %s failed: %w", ErrNotIdempotent, cfg.Migration.Image, err)
 		}
 		after, err := runner.Schema(ctx, url)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		if d := diff(before, after); d != "" {
-			return "", log, fmt.Errorf("%w: the second run of %s changed the schema:\n%s", ErrNotIdempotent, cfg.Migration.Image, d)
+			return "", "", log, fmt.Errorf("%w: the second run of %s changed the schema:\n%s", ErrNotIdempotent, cfg.Migration.Image, d)
 		}
-		return "second run left the schema unchanged", "", nil
+		return StatusPassed, "second run left the schema unchanged", "", nil
 	}); err != nil {
 		return res, err
 	}
 
 	// compat: the previous release's pods serve on the new schema during the rollout.
-	err = x.phase(PhaseCompat, func() (string, string, error) {
+	err = x.phase(PhaseCompat, func() (Status, string, string, error) {
 		c := cfg.PreviousService
 		if c.Image == "" {
-			return "skip:" + noPrevious, "", nil
+			return StatusSkipped, noPrevious, "", nil
 		}
 		svc, err := runner.Serve(ctx, c, envOf(c))
 		if err != nil {
 			if errors.Is(err, ErrServiceExited) {
-				return "", serviceLog(svc), fmt.Errorf("%w: the previous service %s on the migrated schema: %w", ErrIncompatible, c.Image, err)
+				return "", "", serviceLog(svc), fmt.Errorf("%w: the previous service %s on the migrated schema: %w", ErrIncompatible, c.Image, err)
 			}
-			return "", serviceLog(svc), err
+			return "", "", serviceLog(svc), err
 		}
 		defer svc.Stop()
 		check := cfg.CompatCheck
 		switch {
 		case check == "":
-			return c.Image + " started and listens on the migrated schema (no compat check given)", "", nil
+			return StatusPassed, c.Image + " started and listens on the migrated schema (no compat check given)", "", nil
 		case strings.HasPrefix(check, "/") || strings.HasPrefix(check, "http://") || strings.HasPrefix(check, "https://"):
 			status, body, err := get(ctx, svc, check, 5*time.Second)
 			if err != nil {
-				return "", svc.Log(), fmt.Errorf("%w: %s of the previous service %s: %w", ErrIncompatible, check, c.Image, err)
+				return "", "", svc.Log(), fmt.Errorf("%w: %s of the previous service %s: %w", ErrIncompatible, check, c.Image, err)
 			}
 			if status >= 400 {
-				return "", svc.Log(), fmt.Errorf("%w: GET %s of the previous service %s answered %d: %s", ErrIncompatible, check, c.Image, status, body)
+				return "", "", svc.Log(), fmt.Errorf("%w: GET %s of the previous service %s answered %d: %s", ErrIncompatible, check, c.Image, status, body)
 			}
-			return fmt.Sprintf("previous service %s: GET %s answered %d on the migrated schema", c.Image, check, status), "", nil
+			return StatusPassed, fmt.Sprintf("previous service %s: GET %s answered %d on the migrated schema", c.Image, check, status), "", nil
 		default:
 			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 			defer cancel()
@@ -346,9 +346,9 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 				err = fmt.Errorf("still running after %s: %w", cfg.Timeout, err)
 			}
 			if err != nil {
-				return "", out + "\n--- service log ---\n" + svc.Log(), fmt.Errorf("%w: check %q against the previous service %s: %w", ErrIncompatible, check, c.Image, err)
+				return "", "", out + "\n--- service log ---\n" + svc.Log(), fmt.Errorf("%w: check %q against the previous service %s: %w", ErrIncompatible, check, c.Image, err)
 			}
-			return fmt.Sprintf("previous service %s: check %q passed on the migrated schema", c.Image, check), "", nil
+			return StatusPassed, fmt.Sprintf("previous service %s: check %q passed on the migrated schema", c.Image, check), "", nil
 		}
 	})
 	return res, err
@@ -399,20 +399,17 @@ func (x *phases) cleanup() {
 	}
 }
 
-// phase runs fn and records it; a detail starting "skip:" marks it skipped.
-func (x *phases) phase(name string, fn func() (detail, log string, err error)) error {
+// phase runs fn and records it with the status fn gives (passed or skipped), or failed.
+func (x *phases) phase(name string, fn func() (status Status, detail, log string, err error)) error {
 	t := time.Now()
-	detail, log, err := fn()
+	status, detail, log, err := fn()
 	detail, log = x.redact.Replace(detail), x.redact.Replace(log)
 	if err != nil {
 		if msg := x.redact.Replace(err.Error()); msg != err.Error() {
 			err = &redactedError{msg: msg, err: err}
 		}
 	}
-	p := Phase{Name: name, Status: StatusPassed, Detail: detail, Duration: time.Since(t)}
-	if d, ok := strings.CutPrefix(detail, "skip:"); ok {
-		p.Status, p.Detail = StatusSkipped, d
-	}
+	p := Phase{Name: name, Status: status, Detail: detail, Duration: time.Since(t)}
 	if err != nil {
 		p.Status, p.Detail, p.Log = StatusFailed, err.Error(), log
 	}
