@@ -117,14 +117,25 @@ type Release struct {
 // release's deadline passed.
 var ErrStepTimeout = errors.New("timed out")
 
-func (r *Release) steps() []struct {
+// stepEntry is one step of a release, in the order Run runs them: its name, the
+// configured step (nil: not run), and what running it does.
+type stepEntry struct {
 	name string
 	step any
-} {
-	return []struct {
-		name string
-		step any
-	}{{StepImages, r.Images}, {StepPreflight, r.Preflight}, {StepCommit, r.Committer}, {StepArtifact, r.Artifacts}, {StepReconcile, r.Reconciler}, {StepWatch, r.Watcher}}
+	run  func(x *run, ctx context.Context) (Status, string, error)
+}
+
+// steps is the one ordered list of a release's steps: Run validates, runs and Planned
+// describes them in this order.
+func (r *Release) steps() []stepEntry {
+	return []stepEntry{
+		{StepImages, r.Images, (*run).images},
+		{StepPreflight, r.Preflight, (*run).preflight},
+		{StepCommit, r.Committer, (*run).commit},
+		{StepArtifact, r.Artifacts, (*run).artifact},
+		{StepReconcile, r.Reconciler, (*run).reconcile},
+		{StepWatch, r.Watcher, (*run).watch},
+	}
 }
 
 // Planned returns what Run would do, one planned step each, without doing anything.
@@ -139,11 +150,15 @@ func (r *Release) Planned() Result {
 	return res
 }
 
-// run records the steps of one Run.
+// run is the state of one Run: the steps' results, the folder the artifact ships and
+// its revision (set by the commit), and whether the release ended early.
 type run struct {
-	r   *Release
-	res *Result
-	ctx context.Context
+	r        *Release
+	res      *Result
+	ctx      context.Context
+	dir      string
+	revision string
+	done     bool // superseded: the steps left are skipped
 }
 
 // host names what step talks to, for timeout messages.
@@ -217,10 +232,16 @@ func (x *run) record(s Step) {
 func (r *Release) Run(ctx context.Context) (res Result, err error) {
 	start := time.Now()
 	p := r.Plan
-	tag := p.Tag
-	res = Result{Tag: tag, Plan: &p}
-	x := &run{r: r, res: &res, ctx: ctx}
-	defer func() { res.Duration = time.Since(start) }()
+	res = Result{Tag: p.Tag, Plan: &p}
+	x := &run{r: r, res: &res, ctx: ctx, dir: or(p.ManifestsPath, DefaultManifestsPath)}
+	defer func() {
+		// The clone only serves the artifact push; the result keeps the commit, not the folder.
+		if res.Commit != nil && res.Commit.Dir != "" {
+			os.RemoveAll(res.Commit.Dir)
+			res.Commit.Dir = ""
+		}
+		res.Duration = time.Since(start)
+	}()
 	// Everything that can be checked cheaply is, before the first image is built: the
 	// branch, its variables file, the credentials, a newer tag already there.
 	for _, s := range r.steps() {
@@ -229,7 +250,7 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 			continue
 		}
 		t := time.Now()
-		err := x.bounded(s.name, func(ctx context.Context) error { return v.Validate(ctx, tag) })
+		err := x.bounded(s.name, func(ctx context.Context) error { return v.Validate(ctx, p.Tag) })
 		if errors.Is(err, gitops.ErrSuperseded) && !r.PushSuperseded {
 			return r.superseded(x), nil
 		}
@@ -241,145 +262,132 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 			return res, fmt.Errorf("%s step: %w", s.name, err)
 		}
 	}
-
-	if r.Images != nil {
-		if err := x.step(StepImages, func(ctx context.Context) (Status, string, error) {
-			img, err := r.Images.PublishImages(ctx, tag)
-			if err != nil {
-				return "", "", err
-			}
-			res.Images = &img
-			return StatusDone, fmt.Sprintf("%s@%s, %s@%s (migration layers uploaded: %d)",
-				img.Service.Ref, img.Service.Digest, img.Migration.Ref, img.Migration.Digest, img.Migration.LayersUploaded), nil
-		}); err != nil {
-			return res, err
+	for _, s := range r.steps() {
+		if s.step == nil {
+			continue
 		}
-	}
-	if r.Preflight != nil {
-		if err := x.step(StepPreflight, func(ctx context.Context) (Status, string, error) {
-			pr, err := r.Preflight.Preflight(ctx, tag)
-			res.Preflight = &pr
-			if err != nil {
-				detail := "could not start"
-				if n := len(pr.Phases); n > 0 && pr.Phases[n-1].Status == preflight.StatusFailed {
-					detail = "failed in phase " + pr.Phases[n-1].Name
-				}
-				if r.Committer == nil && r.Artifacts == nil {
-					return "", detail, fmt.Errorf("pre-flight of %s: %w", tag, err)
-				}
-				pushed := "no image was pushed"
-				if res.Images != nil {
-					pushed = "the images " + res.Images.Service.Ref + " and " + res.Images.Migration.Ref + " are pushed"
-				}
-				return "", detail + "; nothing committed", fmt.Errorf("pre-flight of %s: %w (nothing committed, no artifact pushed; %s)", tag, err, pushed)
+		if x.done {
+			// Superseded: the artifact is not pushed, and nothing after it runs.
+			if s.name == StepArtifact {
+				x.record(Step{Name: StepArtifact, Status: StatusSkipped, Detail: "superseded by " + res.Commit.Old})
 			}
-			passed := 0
-			for _, ph := range pr.Phases {
-				if ph.Status == preflight.StatusPassed {
-					passed++
-				}
-			}
-			return StatusDone, fmt.Sprintf("%d of %d phases passed, %d skipped", passed, len(pr.Phases), len(pr.Phases)-passed), nil
-		}); err != nil {
-			return res, err
+			continue
 		}
-	}
-	dir, revision := or(p.ManifestsPath, DefaultManifestsPath), ""
-	if r.Committer != nil {
-		var c gitops.Result
-		err := x.step(StepCommit, func(ctx context.Context) (Status, string, error) {
-			var err error
-			c, err = r.Committer.Commit(ctx, tag)
-			res.Commit = &c
-			switch {
-			case errors.Is(err, gitops.ErrSuperseded):
-				res.Superseded = true
-				return StatusSkipped, fmt.Sprintf("branch holds newer %s", c.Old), nil
-			case errors.Is(err, gitops.ErrNothingToCommit):
-				return StatusUnchanged, c.Branch + " already at " + tag + " (" + short(c.Commit) + ")", nil
-			case err != nil:
-				return "", "", err
-			}
-			return StatusDone, fmt.Sprintf("%s %s -> %s on %s", short(c.Commit), c.Old, c.New, c.Branch), nil
-		})
-		// The clone only serves the artifact push; the result keeps the commit, not the folder.
-		if c.Dir != "" {
-			defer func() {
-				os.RemoveAll(c.Dir)
-				res.Commit.Dir = ""
-			}()
-		}
-		if err != nil {
-			return res, err
-		}
-		if res.Superseded && !r.PushSuperseded {
-			x.step(StepArtifact, func(ctx context.Context) (Status, string, error) { return StatusSkipped, "superseded by " + c.Old, nil })
-			return res, nil
-		}
-		dir = filepath.Join(c.Dir, dir)
-		revision = artifact.Revision(c.Branch, c.Commit)
-		if res.Superseded {
-			// PushSuperseded: ship this release's tag on top of the branch head, uncommitted.
-			file := filepath.Join(c.Dir, filepath.FromSlash(or(p.VariablesFile, variables.DefaultFile)))
-			if _, err := variables.SetFile(file, tag, variables.WithRoot(c.Dir)); err != nil {
-				return res, fmt.Errorf("setting %s in %s for the artifact of a superseded release: %w", tag, p.VariablesFile, err)
-			}
-		}
-	}
-	if r.Artifacts != nil {
-		if err := x.step(StepArtifact, func(ctx context.Context) (Status, string, error) {
-			a, err := r.Artifacts.PushArtifact(ctx, dir, tag, revision)
-			if err != nil && res.Commit != nil && res.Commit.Commit != "" && !res.Superseded {
-				// The bump is on the branch: say so, and that a re-run finishes the job.
-				return "", "", fmt.Errorf("%w (the commit %s setting IMAGE_TAG=%s already landed on %s: re-run the release to push the artifact; nothing is committed twice)", err, short(res.Commit.Commit), tag, res.Commit.Branch)
-			}
-			if err != nil {
-				return "", "", err
-			}
-			res.Artifact = &a
-			detail := a.Digest
-			if a.ImageTagFrom != "" {
-				detail += fmt.Sprintf(" (the folder's IMAGE_TAG %s set to %s in the artifact)", a.ImageTagFrom, tag)
-			}
-			if a.Unchanged {
-				return StatusUnchanged, detail, nil
-			}
-			return StatusDone, detail, nil
-		}); err != nil {
-			return res, err
-		}
-	}
-	if r.Reconciler != nil {
-		if err := x.step(StepReconcile, func(ctx context.Context) (Status, string, error) {
-			rec, err := r.Reconciler.Reconcile(ctx)
-			res.Reconciled = rec
-			var objs []string
-			for _, o := range rec {
-				objs = append(objs, o.Object+" at "+o.Revision)
-			}
-			return StatusDone, strings.Join(objs, ", "), err
-		}); err != nil {
-			return res, err
-		}
-	}
-	if r.Watcher != nil && res.Superseded {
-		// The cluster follows the newest tag: a superseded release never rolls out.
-		x.step(StepWatch, func(context.Context) (Status, string, error) {
-			return StatusSkipped, "superseded: the cluster stays on the newer " + res.Commit.Old, nil
-		})
-	} else if r.Watcher != nil {
-		if err := x.step(StepWatch, func(ctx context.Context) (Status, string, error) {
-			ro, err := r.Watcher.Watch(ctx, tag)
-			res.Rollout = &ro
-			if err != nil {
-				return "", ro.Job.Reason, err
-			}
-			return StatusDone, fmt.Sprintf("%s complete, %s %d/%d available", ro.Job.Name, ro.Deployment, ro.Available, ro.Replicas), nil
-		}); err != nil {
+		if err := x.step(s.name, func(ctx context.Context) (Status, string, error) { return s.run(x, ctx) }); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+func (x *run) images(ctx context.Context) (Status, string, error) {
+	img, err := x.r.Images.PublishImages(ctx, x.r.Plan.Tag)
+	if err != nil {
+		return "", "", err
+	}
+	x.res.Images = &img
+	return StatusDone, fmt.Sprintf("%s@%s, %s@%s (migration layers uploaded: %d)",
+		img.Service.Ref, img.Service.Digest, img.Migration.Ref, img.Migration.Digest, img.Migration.LayersUploaded), nil
+}
+
+func (x *run) preflight(ctx context.Context) (Status, string, error) {
+	r, tag := x.r, x.r.Plan.Tag
+	pr, err := r.Preflight.Preflight(ctx, tag)
+	x.res.Preflight = &pr
+	if err != nil {
+		detail := "could not start"
+		if n := len(pr.Phases); n > 0 && pr.Phases[n-1].Status == preflight.StatusFailed {
+			detail = "failed in phase " + pr.Phases[n-1].Name
+		}
+		if r.Committer == nil && r.Artifacts == nil {
+			return "", detail, fmt.Errorf("pre-flight of %s: %w", tag, err)
+		}
+		pushed := "no image was pushed"
+		if img := x.res.Images; img != nil {
+			pushed = "the images " + img.Service.Ref + " and " + img.Migration.Ref + " are pushed"
+		}
+		return "", detail + "; nothing committed", fmt.Errorf("pre-flight of %s: %w (nothing committed, no artifact pushed; %s)", tag, err, pushed)
+	}
+	passed := 0
+	for _, ph := range pr.Phases {
+		if ph.Status == preflight.StatusPassed {
+			passed++
+		}
+	}
+	return StatusDone, fmt.Sprintf("%d of %d phases passed, %d skipped", passed, len(pr.Phases), len(pr.Phases)-passed), nil
+}
+
+func (x *run) commit(ctx context.Context) (Status, string, error) {
+	r, p := x.r, x.r.Plan
+	c, err := r.Committer.Commit(ctx, p.Tag)
+	x.res.Commit = &c
+	status, detail := StatusDone, fmt.Sprintf("%s %s -> %s on %s", short(c.Commit), c.Old, c.New, c.Branch)
+	switch {
+	case errors.Is(err, gitops.ErrSuperseded):
+		x.res.Superseded = true
+		status, detail = StatusSkipped, fmt.Sprintf("branch holds newer %s", c.Old)
+	case errors.Is(err, gitops.ErrNothingToCommit):
+		status, detail = StatusUnchanged, c.Branch+" already at "+p.Tag+" ("+short(c.Commit)+")"
+	case err != nil:
+		return "", "", err
+	}
+	x.dir = filepath.Join(c.Dir, x.dir)
+	x.revision = artifact.Revision(c.Branch, c.Commit)
+	if x.res.Superseded && !r.PushSuperseded {
+		// A newer release owns the branch: nothing is shipped, the cluster stays on it.
+		x.done = true
+	} else if x.res.Superseded {
+		// PushSuperseded: ship this release's tag on top of the branch head, uncommitted.
+		file := filepath.Join(c.Dir, filepath.FromSlash(or(p.VariablesFile, variables.DefaultFile)))
+		if _, err := variables.SetFile(file, p.Tag, variables.WithRoot(c.Dir)); err != nil {
+			return "", "", fmt.Errorf("setting %s in %s for the artifact of a superseded release: %w", p.Tag, p.VariablesFile, err)
+		}
+	}
+	return status, detail, nil
+}
+
+func (x *run) artifact(ctx context.Context) (Status, string, error) {
+	tag, res := x.r.Plan.Tag, x.res
+	a, err := x.r.Artifacts.PushArtifact(ctx, x.dir, tag, x.revision)
+	if err != nil && res.Commit != nil && res.Commit.Commit != "" && !res.Superseded {
+		// The bump is on the branch: say so, and that a re-run finishes the job.
+		return "", "", fmt.Errorf("%w (the commit %s setting IMAGE_TAG=%s already landed on %s: re-run the release to push the artifact; nothing is committed twice)", err, short(res.Commit.Commit), tag, res.Commit.Branch)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	res.Artifact = &a
+	detail := a.Digest
+	if a.ImageTagFrom != "" {
+		detail += fmt.Sprintf(" (the folder's IMAGE_TAG %s set to %s in the artifact)", a.ImageTagFrom, tag)
+	}
+	if a.Unchanged {
+		return StatusUnchanged, detail, nil
+	}
+	return StatusDone, detail, nil
+}
+
+func (x *run) reconcile(ctx context.Context) (Status, string, error) {
+	rec, err := x.r.Reconciler.Reconcile(ctx)
+	x.res.Reconciled = rec
+	var objs []string
+	for _, o := range rec {
+		objs = append(objs, o.Object+" at "+o.Revision)
+	}
+	return StatusDone, strings.Join(objs, ", "), err
+}
+
+func (x *run) watch(ctx context.Context) (Status, string, error) {
+	if x.res.Superseded {
+		// The cluster follows the newest tag: a superseded release never rolls out.
+		return StatusSkipped, "superseded: the cluster stays on the newer " + x.res.Commit.Old, nil
+	}
+	ro, err := x.r.Watcher.Watch(ctx, x.r.Plan.Tag)
+	x.res.Rollout = &ro
+	if err != nil {
+		return "", ro.Job.Reason, err
+	}
+	return StatusDone, fmt.Sprintf("%s complete, %s %d/%d available", ro.Job.Name, ro.Deployment, ro.Available, ro.Replicas), nil
 }
 
 // superseded ends a release whose branch already holds a newer tag before anything is
