@@ -92,7 +92,7 @@ func (s Spec) WithDefaults() Spec {
 func (s Spec) Validate() error {
 	var errs []string
 	if s.App == "" {
-		errs = append(errs, "app: required (e.g. --app my-shop)")
+		errs = append(errs, "app: required (e.g. my-shop)")
 	} else if _, err := tag.JobName(s.App, s.Tag); err != nil {
 		errs = append(errs, "app/tag: "+err.Error())
 	}

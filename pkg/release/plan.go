@@ -12,6 +12,7 @@ import (
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/naming"
 	"github.com/tandem-ci/tandem/pkg/tag"
 	"github.com/tandem-ci/tandem/pkg/variables"
@@ -20,7 +21,7 @@ import (
 // Defaults every door shares (CLI, Dagger module, GitLab component, demo, tandem init).
 const (
 	DefaultManifestsPath = "k8s"
-	DefaultFluxNamespace = "flux-system"
+	DefaultFluxNamespace = manifest.DefaultFluxNamespace
 	DefaultGitUsername   = "tandem"
 	DefaultAuthorName    = "tandem"
 	DefaultAuthorEmail   = "tandem@localhost"

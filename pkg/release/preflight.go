@@ -49,7 +49,7 @@ func (s *Preflight) Describe(tag string) string {
 // Config builds the pre-flight's configuration for tag from the checkout.
 func (s *Preflight) Config(ctx context.Context, tag string) (preflight.Config, error) {
 	p := s.Plan
-	dir := filepath.Join(s.Checkout, filepath.FromSlash(or(p.ManifestsPath, DefaultManifestsPath)))
+	dir := filepath.Join(s.Checkout, filepath.FromSlash(p.ManifestsPath))
 	cfg := s.Options
 	cfg.Tag = tag
 	if err := preflight.CheckCompat(cfg.CompatCheck); err != nil {
@@ -65,7 +65,7 @@ func (s *Preflight) Config(ctx context.Context, tag string) (preflight.Config, e
 	if cfg.Migration, err = preflight.FromManifests(built, "Job", p.MigrationRepository); err != nil {
 		return cfg, fmt.Errorf("%s: %w", dir, err)
 	}
-	file := filepath.Join(s.Checkout, filepath.FromSlash(or(p.VariablesFile, variables.DefaultFile)))
+	file := filepath.Join(s.Checkout, filepath.FromSlash(p.VariablesFile))
 	prev, err := variables.ReadFile(file)
 	if err != nil {
 		return cfg, fmt.Errorf("the current release: %w", err)

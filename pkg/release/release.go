@@ -197,7 +197,7 @@ func (x *run) bounded(name string, fn func(ctx context.Context) error) error {
 	// A server that kept failing until the deadline is not a server that was slow: the
 	// error already says what it answered.
 	if err != nil && x.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, gitops.ErrServerFailing) {
-		err = fmt.Errorf("%s step: %w after %s waiting for %s (raise --timeout, or check the host): %w", name, ErrStepTimeout, time.Since(t).Round(time.Millisecond), x.r.host(name), err)
+		err = fmt.Errorf("%s step: %w after %s waiting for %s (raise the step timeout, or check the host): %w", name, ErrStepTimeout, time.Since(t).Round(time.Millisecond), x.r.host(name), err)
 	}
 	return err
 }
@@ -233,7 +233,7 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 	start := time.Now()
 	p := r.Plan
 	res = Result{Tag: p.Tag, Plan: &p}
-	x := &run{r: r, res: &res, ctx: ctx, dir: or(p.ManifestsPath, DefaultManifestsPath)}
+	x := &run{r: r, res: &res, ctx: ctx, dir: p.ManifestsPath}
 	defer func() {
 		// The clone only serves the artifact push; the result keeps the commit, not the folder.
 		if res.Commit != nil && res.Commit.Dir != "" {
@@ -338,7 +338,7 @@ func (x *run) commit(ctx context.Context) (Status, string, error) {
 		x.done = true
 	} else if x.res.Superseded {
 		// PushSuperseded: ship this release's tag on top of the branch head, uncommitted.
-		file := filepath.Join(c.Dir, filepath.FromSlash(or(p.VariablesFile, variables.DefaultFile)))
+		file := filepath.Join(c.Dir, filepath.FromSlash(p.VariablesFile))
 		if _, err := variables.SetFile(file, p.Tag, variables.WithRoot(c.Dir)); err != nil {
 			return "", "", fmt.Errorf("setting %s in %s for the artifact of a superseded release: %w", p.Tag, p.VariablesFile, err)
 		}
