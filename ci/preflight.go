@@ -226,17 +226,11 @@ func (s *containerService) Get(ctx context.Context, path string) (int, string, e
 	if strings.HasPrefix(u, "/") {
 		u = "http://" + serviceAlias + ":" + strconv.Itoa(servicePort) + path
 	}
-	out, err := s.client().WithExec([]string{"curl", "-sS", "--max-time", "5", "-o", "/tmp/body", "-w", "%{http_code}\n", u}).
-		WithExec([]string{"head", "-c", "2048", "/tmp/body"}).Stdout(ctx)
+	out, err := s.client().WithExec(preflight.CurlCheck(u)).Stdout(ctx)
 	if err != nil {
 		return 0, "", err
 	}
-	code, body, _ := strings.Cut(out, "\n")
-	status, err := strconv.Atoi(strings.TrimSpace(code))
-	if err != nil {
-		return 0, "", fmt.Errorf("curl printed %q", code)
-	}
-	return status, strings.TrimSpace(body), nil
+	return preflight.ParseCurlCheck(out)
 }
 
 func (s *containerService) Exec(ctx context.Context, command string, env ...string) (string, error) {

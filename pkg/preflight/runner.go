@@ -233,3 +233,20 @@ func (o *syncOutput) String() string {
 	defer o.mu.Unlock()
 	return o.b.String()
 }
+
+// CurlCheck is the command a container runner runs to GET url with curl: one process
+// whose standard output is the status code on the first line, then the start of the
+// body (ParseCurlCheck reads it). One exec, so the status is not lost to a second one.
+func CurlCheck(url string) []string {
+	return []string{"sh", "-c", `curl -sS --max-time 5 -o /tmp/tandem-body -w '%{http_code}\n' "$1" && head -c 2048 /tmp/tandem-body`, "curl-check", url}
+}
+
+// ParseCurlCheck reads CurlCheck's output: the status and the start of the body.
+func ParseCurlCheck(out string) (int, string, error) {
+	code, body, _ := strings.Cut(out, "\n")
+	status, err := strconv.Atoi(strings.TrimSpace(code))
+	if err != nil {
+		return 0, "", fmt.Errorf("curl printed %q, not a status code", strings.TrimSpace(code))
+	}
+	return status, strings.TrimSpace(body), nil
+}
