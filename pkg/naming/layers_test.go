@@ -9,7 +9,7 @@ import (
 // manifestsLayer are the packages that read and write manifests; stepsLayer those that
 // talk to registries, git and clusters. Arrows go from steps to manifests, never back.
 var (
-	manifestsLayer = []string{"pkg/manifest", "pkg/lint", "pkg/naming", "pkg/tag", "pkg/variables"}
+	manifestsLayer = []string{"pkg/manifest", "pkg/lint", "pkg/naming", "pkg/tag", "pkg/variables", "pkg/progress"}
 	stepsLayer     = []string{"pkg/image", "pkg/artifact", "pkg/gitops", "pkg/cluster", "pkg/preflight", "pkg/release", "pkg/waiter"}
 )
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/tandem-ci/tandem/pkg/progress"
 )
 
 // Sentinels for the findings callers branch on.
@@ -413,10 +415,7 @@ func (x *phases) phase(name string, fn func() (status Status, detail, log string
 	if err != nil {
 		p.Status, p.Detail, p.Log = StatusFailed, err.Error(), log
 	}
-	x.res.Phases = append(x.res.Phases, p)
-	if x.cfg.Progress != nil {
-		x.cfg.Progress(p)
-	}
+	progress.New(&x.res.Phases, x.cfg.Progress).Record(p)
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/preflight"
+	"github.com/tandem-ci/tandem/pkg/progress"
 	"github.com/tandem-ci/tandem/pkg/variables"
 )
 
@@ -219,12 +220,7 @@ func (x *run) step(name string, fn func(ctx context.Context) (Status, string, er
 }
 
 // record adds s to the result and reports it.
-func (x *run) record(s Step) {
-	x.res.Steps = append(x.res.Steps, s)
-	if x.r.Progress != nil {
-		x.r.Progress(s)
-	}
-}
+func (x *run) record(s Step) { progress.New(&x.res.Steps, x.r.Progress).Record(s) }
 
 // Run releases the plan's tag. On ErrSuperseded from the commit step the artifact push
 // is skipped (unless PushSuperseded) and Run returns the result with Superseded set and

@@ -22,6 +22,7 @@ import (
 	"github.com/tandem-ci/tandem/internal/localcluster"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/preflight"
+	"github.com/tandem-ci/tandem/pkg/progress"
 	"github.com/tandem-ci/tandem/pkg/release"
 	tagpkg "github.com/tandem-ci/tandem/pkg/tag"
 	"github.com/tandem-ci/tandem/pkg/variables"
@@ -143,11 +144,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 // step records and prints one progress line.
 func (r *run) step(name string, d time.Duration, format string, args ...any) {
-	s := Step{N: len(r.res.Steps) + 1, Name: name, Duration: d, Detail: fmt.Sprintf(format, args...)}
-	r.res.Steps = append(r.res.Steps, s)
-	if r.cfg.Out != nil {
-		fmt.Fprintf(r.cfg.Out, "[%2d] %-9s %8s  %s\n", s.N, s.Name, s.Duration.Round(time.Millisecond), s.Detail)
-	}
+	rec := progress.New(&r.res.Steps, func(s Step) {
+		if r.cfg.Out != nil {
+			fmt.Fprintf(r.cfg.Out, "[%2d] %-9s %8s  %s\n", s.N, s.Name, s.Duration.Round(time.Millisecond), s.Detail)
+		}
+	})
+	rec.Record(Step{N: rec.Len() + 1, Name: name, Duration: d, Detail: fmt.Sprintf(format, args...)})
 }
 
 // note prints an indented remark under the last step.
