@@ -66,11 +66,10 @@ func (m *Tandem) Lint(
 	if err != nil {
 		return "", err
 	}
-	rep, err := lint.Lint(ctx, dir)
+	rep, err := lint.Lint(ctx, dir, lint.WithDisplayName(path))
 	if err != nil {
 		return "", err
 	}
-	rep.Dir = path
 	var out strings.Builder
 	if format == "json" {
 		b, _ := json.MarshalIndent(rep, "", "  ")

@@ -20,7 +20,13 @@ type Option func(*options)
 type options struct {
 	fluxDir   string
 	tagFormat string
+	shownAs   string
 }
+
+// WithDisplayName shows the folder as name in the report (Report.Dir and messages): for
+// a folder copied elsewhere before linting (the Dagger module exports its source to a
+// temporary folder), findings then name the repository's path.
+func WithDisplayName(name string) Option { return func(o *options) { o.shownAs = name } }
 
 // WithFluxDir also checks the Flux objects (OCIRepository, Kustomization) in dir against
 // the folder: the default is flux/ beside it, when present.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -73,7 +74,12 @@ func Lint(ctx context.Context, dir string, opts ...Option) (Report, error) {
 		return rep, err
 	}
 	if buildErr != nil {
-		c.report(RuleBuild, nil, nil, "%v", buildErr)
+		msg := buildErr.Error()
+		if o.shownAs != "" {
+			abs, _ := filepath.Abs(dir)
+			msg = strings.ReplaceAll(strings.ReplaceAll(msg, abs, o.shownAs), dir, o.shownAs)
+		}
+		c.report(RuleBuild, nil, nil, "%s", msg)
 		if objs, err = fromSource(src); err != nil {
 			return rep, err
 		}
@@ -94,6 +100,9 @@ func Lint(ctx context.Context, dir string, opts ...Option) (Report, error) {
 		return a.Rule < b.Rule
 	})
 	rep.Findings = append(rep.Findings, c.findings...)
+	if o.shownAs != "" {
+		rep.Dir = o.shownAs
+	}
 	return rep, nil
 }
 

@@ -141,3 +141,25 @@ func findings(rep lint.Report) string {
 	}
 	return b.String()
 }
+
+// TestDisplayName: a folder linted from a copy (the Dagger module's temporary export) is
+// reported under the repository's path, in the report and in a failing build's message.
+func TestDisplayName(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: [missing.yaml]\n"), 0o644)
+	rep, err := lint.Lint(context.Background(), dir, lint.WithDisplayName("deploy/k8s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Dir != "deploy/k8s" || len(rep.Findings) == 0 {
+		t.Fatalf("report = %+v", rep)
+	}
+	for _, f := range rep.Findings {
+		if strings.Contains(f.Message, dir) {
+			t.Errorf("finding names the copy %s: %s", dir, f.Message)
+		}
+	}
+	if f := rep.Findings[0]; f.Rule != "TND000" || !strings.Contains(f.Message, "deploy/k8s") {
+		t.Errorf("build finding = %+v", f)
+	}
+}
