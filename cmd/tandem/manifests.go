@@ -62,7 +62,7 @@ func newInitCmd() *cobra.Command {
 	f.StringVar(&spec.WaiterMode, "waiter-mode", manifest.DefaultWaiterMode, "waiter mode: job-wr or job")
 	f.BoolVar(&spec.WaiterLogs, "waiter-logs", false, "also grant get pods and pods/log so tandem wait can print the failed migration's log")
 	f.StringVar(&spec.Tag, "tag", manifest.DefaultTag, "initial IMAGE_TAG")
-	f.Int32Var(&spec.TTLSeconds, "ttl", manifest.DefaultTTLSeconds, "ttlSecondsAfterFinished of the migration Job")
+	f.Int32Var(&spec.TTLSeconds, "ttl", manifest.DefaultTTLSeconds, "ttlSecondsAfterFinished of the migration Job (default none: Flux prunes the previous release's Job, so the migration runs once; a TTL is for folders applied without prune, under Flux it makes Flux re-create the Job and re-run the migration)")
 	f.BoolVar(&force, "force", false, "overwrite existing files")
 	f.StringVar(&fluxDir, "flux-dir", "", "folder for the Flux OCIRepository and Kustomization (default: flux/ beside DIR; not part of the artifact)")
 	f.BoolVar(&noFlux, "no-flux", false, "do not write the Flux objects")

@@ -55,9 +55,11 @@ func checkJobs(c *checker) {
 			}
 			c.report(RuleBackoff, j.src, append(jobSpec, "backoffLimit"), "Job %s backoffLimit is %s: a failed migration is retried against a half-migrated schema", job.Name, limit)
 		}
-		if job.Spec.TTLSecondsAfterFinished == nil {
-			c.report(RuleTTL, j.src, jobSpec, "Job %s has no ttlSecondsAfterFinished: finished Jobs pile up, one per release", job.Name)
-		} else if job.Annotations[manifest.IdempotentAnnotation] != "true" {
+		if ttl := job.Spec.TTLSecondsAfterFinished; ttl != nil {
+			c.report(RuleTTL, j.src, append(jobSpec, "ttlSecondsAfterFinished"),
+				"Job %s is deleted %ds after it finishes: Flux re-creates it at its next interval and the migration runs again, once per interval, with the Kustomization un-Ready meanwhile; a pod scheduled in the gap waits for a Job that does not exist", job.Name, *ttl)
+		}
+		if job.Spec.TTLSecondsAfterFinished != nil && job.Annotations[manifest.IdempotentAnnotation] != "true" {
 			c.report(RuleTTLRerun, j.src, append(jobSpec, "ttlSecondsAfterFinished"),
 				"Job %s is deleted %ds after it finishes; Flux then re-creates it and the migration runs again: it must be idempotent", job.Name, *job.Spec.TTLSecondsAfterFinished)
 		}

@@ -30,7 +30,7 @@ var (
 	RuleNames              = Rule{"TND009", "invalid-name", SeverityError, "use a lowercase DNS-1123 tag and a shorter app name: the Job name becomes the job-name label (63 characters)"}
 	RuleRBAC               = Rule{"TND010", "waiter-rbac", SeverityError, "bind a Role allowing get/list/watch on batch jobs to the Deployment's serviceAccountName"}
 	RuleWaiterMode         = Rule{"TND011", "waiter-mode", SeverityWarning, "use job-wr so the waiter waits for the Job to complete"}
-	RuleTTL                = Rule{"TND012", "no-ttl", SeverityWarning, "set spec.ttlSecondsAfterFinished (e.g. 3600) so old Jobs are cleaned up"}
+	RuleTTL                = Rule{"TND012", "ttl-reruns-job", SeverityWarning, "remove spec.ttlSecondsAfterFinished: Flux prunes the previous release's Job when the next release lands (keep a TTL only where the folder is applied without prune)"}
 	RuleRestartPolicy      = Rule{"TND013", "restart-policy", SeverityError, "set spec.template.spec.restartPolicy: Never"}
 	RuleTTLRerun           = Rule{"TND014", "ttl-reruns-migration", SeverityWarning, "make the migration idempotent and record it with annotation tandem-ci.dev/migration-idempotent: \"true\" (tandem preflight proves it: it runs the migration twice)"}
 	RuleDeploymentSelector = Rule{"TND015", "deployment-selector", SeverityError, "add spec.selector.matchLabels matching the pod template labels (required by apps/v1)"}

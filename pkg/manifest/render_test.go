@@ -77,8 +77,10 @@ func TestRenderBuildsThePattern(t *testing.T) {
 			if got := str(t, job, "spec.backoffLimit"); got != "0" {
 				t.Errorf("backoffLimit = %s, want 0", got)
 			}
-			if got := str(t, job, "spec.ttlSecondsAfterFinished"); got != "3600" {
-				t.Errorf("ttlSecondsAfterFinished = %s, want 3600", got)
+			// Issue 21: no TTL, so the migration runs once per release (Flux prunes the
+			// previous release's Job; a TTL made Flux re-create and re-run it every interval).
+			if f, _ := job.Pipe(yaml.Lookup("spec", "ttlSecondsAfterFinished")); f != nil {
+				t.Errorf("the scaffold sets ttlSecondsAfterFinished: %s", f.YNode().Value)
 			}
 			if got := str(t, job, "spec.template.spec.restartPolicy"); got != "Never" {
 				t.Errorf("restartPolicy = %q, want Never", got)
@@ -218,5 +220,13 @@ func TestFluxFile(t *testing.T) {
 	}
 	if _, err := manifest.FluxFile(manifest.FluxSpec{App: "Shop!", ArtifactRepo: "x"}); !errors.Is(err, manifest.ErrInvalidSpec) {
 		t.Errorf("bad flux spec = %v", err)
+	}
+}
+
+// TestRenderTTL: --ttl (for folders applied without prune) still writes the TTL.
+func TestRenderTTL(t *testing.T) {
+	f, err := manifest.Files(manifest.Spec{App: "shop", Image: "r.example.com/shop", MigrationCommand: []string{"m"}, TTLSeconds: 600})
+	if err != nil || !strings.Contains(string(f["migration-job.yaml"]), "\n  ttlSecondsAfterFinished: 600\n") {
+		t.Errorf("migration-job.yaml (%v):\n%s", err, f["migration-job.yaml"])
 	}
 }

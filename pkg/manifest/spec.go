@@ -22,15 +22,15 @@ const (
 	DefaultTag        = "v0.1.0"
 	DefaultReplicas   = 2
 	DefaultPort       = 8080
-	DefaultTTLSeconds = 3600
+	DefaultTTLSeconds = 0 // none: Flux prunes the previous release's Job, so the migration runs once
 	// InitContainerName is the waiter's container name the replacements select.
 	InitContainerName = "wait-for-migration"
 	// MigrationContainerName is the Job's container name.
 	MigrationContainerName = "migrate"
 	// ForceAnnotation makes Flux recreate the Job: Job templates are immutable.
 	ForceAnnotation = "kustomize.toolkit.fluxcd.io/force"
-	// IdempotentAnnotation records the owner's promise that the migration may run again:
-	// after ttlSecondsAfterFinished deletes the Job, Flux re-creates and reruns it.
+	// IdempotentAnnotation records the owner's promise that the migration may run again
+	// (a Job deleted before Flux prunes it is re-created and run again).
 	IdempotentAnnotation = "tandem-ci.dev/migration-idempotent"
 )
 
@@ -81,9 +81,6 @@ func (s Spec) WithDefaults() Spec {
 	}
 	if s.Tag == "" {
 		s.Tag = DefaultTag
-	}
-	if s.TTLSeconds == 0 {
-		s.TTLSeconds = DefaultTTLSeconds
 	}
 	return s
 }

@@ -141,7 +141,7 @@ func WaitForJob(ctx context.Context, kube Client, ns, name string, opts ...WaitO
 		case parent.Err() != nil:
 			return res, fmt.Errorf("waiting for job %s/%s: %w", ns, name, context.Cause(parent))
 		case errors.Is(cause, ErrJobMissing), errors.Is(cause, context.DeadlineExceeded) && !seen.Load():
-			return res, fmt.Errorf("job %s/%s %w after %s: it was never created, or ttlSecondsAfterFinished already deleted it (a pod started long after the release, e.g. on scale-up, waits for a Job that is gone; re-run the release or raise the TTL)",
+			return res, fmt.Errorf("job %s/%s %w after %s: it was never created (is the release applied?), or it was deleted: by ttlSecondsAfterFinished (remove it: Flux prunes the previous release's Job, so pods started long after the release, e.g. on scale-up, find it) or by hand (Flux re-creates it at its next interval)",
 				ns, name, ErrJobMissing, res.Waited.Round(time.Millisecond))
 		case errors.Is(cause, context.DeadlineExceeded):
 			return res, fmt.Errorf("waiting for job %s/%s: %w after %s", ns, name, ErrTimeout, res.Waited.Round(time.Second))
