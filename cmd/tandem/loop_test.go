@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -22,13 +23,17 @@ import (
 	"github.com/tandem-ci/tandem/pkg/manifest"
 )
 
-// TestGitOpsLoop runs the whole loop on one machine with the real Flux controllers:
-// tandem release pushes the artifact, tandem reconcile makes source-controller fetch it
-// (status revision = the tag and digest pushed) and kustomize-controller apply it, the
-// Job runs, the Deployment rolls out, tandem watch reports it. Then: a re-run changes
-// nothing, an older tag pushed after a newer one leaves the cluster on the newer, and a
-// release whose migration fails fails the pipeline with the Job's reason.
-func TestGitOpsLoop(t *testing.T) {
+// loop is the local control plane with the real Flux controllers, the scaffolded Flux
+// objects applied (Kustomization interval as given), a registry and a git server holding
+// the scaffolded k8s/ for app shop.
+type loop struct {
+	c   *testcluster.Cluster
+	reg *testregistry.Registry
+	git *testgit.Server
+	t   *testing.T
+}
+
+func newLoop(t *testing.T, interval string) *loop {
 	testcluster.RequireFlux(t)
 	c := testcluster.ForTest(t, testcluster.WithControllers(), testcluster.WithFlux())
 	ctx := context.Background()
@@ -44,10 +49,10 @@ func TestGitOpsLoop(t *testing.T) {
 	}
 	git := testgit.New(t, "ci", "git-token", testgit.Under("k8s", k8s))
 
-	// The scaffolded Flux objects, applied once (interval 1h: only the reconcile request
-	// makes Flux look now).
+	// The scaffolded Flux objects, applied once (with interval 1h only the reconcile
+	// request makes Flux look).
 	fs := manifest.FluxFromSpec(spec.WithDefaults())
-	fs.Insecure, fs.Interval, fs.Timeout = true, "1h", "45s"
+	fs.Insecure, fs.Interval, fs.Timeout = true, interval, "45s"
 	fluxYAML, err := manifest.FluxFile(fs)
 	if err != nil {
 		t.Fatal(err)
@@ -62,31 +67,46 @@ func TestGitOpsLoop(t *testing.T) {
 	if _, err := cluster.Apply(ctx, c.Config, m); err != nil {
 		t.Fatal(err)
 	}
-
-	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
 	t.Setenv("TANDEM_GIT_TOKEN", "git-token")
 	t.Setenv("CI_PROJECT_URL", "")
-	release := func(tag string, extra ...string) (string, error) {
-		args := append([]string{"release", "--app", "shop", "--registry", reg.Host, "--source", hello, "--checkout", t.TempDir(),
-			"--repo-url", git.RepoURL, "--branch", "main", "--git-username", "ci", "--tag", tag, "--insecure",
-			"--reconcile", "--watch", "--kubeconfig", c.Kubeconfig, "-n", "shop", "--timeout", "90s", "-o", "json"}, extra...)
-		return run(t, args...)
+	return &loop{c: c, reg: reg, git: git, t: t}
+}
+
+// release runs `tandem release --reconcile --watch` of tag.
+func (l *loop) release(tag string, extra ...string) (string, error) {
+	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
+	args := append([]string{"release", "--app", "shop", "--registry", l.reg.Host, "--source", hello, "--checkout", l.t.TempDir(),
+		"--repo-url", l.git.RepoURL, "--branch", "main", "--git-username", "ci", "--tag", tag, "--insecure",
+		"--reconcile", "--watch", "--kubeconfig", l.c.Kubeconfig, "-n", "shop", "--timeout", "90s", "-o", "json"}, extra...)
+	return run(l.t, args...)
+}
+
+func (l *loop) ociRevision() string {
+	o, err := l.c.Dynamic.Resource(cluster.OCIRepository).Namespace("flux-system").Get(context.Background(), "shop", metav1.GetOptions{})
+	if err != nil {
+		l.t.Fatal(err)
 	}
-	ociRevision := func() string {
-		o, err := c.Dynamic.Resource(cluster.OCIRepository).Namespace("flux-system").Get(ctx, "shop", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rev, _, _ := unstructured.NestedString(o.Object, "status", "artifact", "revision")
-		return rev
+	rev, _, _ := unstructured.NestedString(o.Object, "status", "artifact", "revision")
+	return rev
+}
+
+func (l *loop) jobs() int {
+	list, err := l.c.Kube.BatchV1().Jobs("shop").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		l.t.Fatal(err)
 	}
-	jobs := func() int {
-		l, err := c.Kube.BatchV1().Jobs("shop").List(ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(l.Items)
-	}
+	return len(list.Items)
+}
+
+// TestGitOpsLoop runs the whole loop on one machine with the real Flux controllers:
+// tandem release pushes the artifact, tandem reconcile makes source-controller fetch it
+// (status revision = the tag and digest pushed) and kustomize-controller apply it, the
+// Job runs, the Deployment rolls out, tandem watch reports it. Then: a re-run changes
+// nothing, an older tag pushed after a newer one leaves the cluster on the newer, and a
+// release whose migration fails fails the pipeline with the Job's reason.
+func TestGitOpsLoop(t *testing.T) {
+	l := newLoop(t, "1h")
+	c, ctx, git, release, ociRevision, jobs := l.c, context.Background(), l.git, l.release, l.ociRevision, l.jobs
 
 	// 1-2: release, reconcile, Job, rollout.
 	start := time.Now()
@@ -172,5 +192,57 @@ func TestGitOpsLoop(t *testing.T) {
 	}
 	if d, err := c.Kube.AppsV1().Deployments("shop").Get(ctx, "shop", metav1.GetOptions{}); err != nil || d.Status.AvailableReplicas < 2 {
 		t.Errorf("after the failed migration the Deployment has %d available (%v)", d.Status.AvailableReplicas, err)
+	}
+}
+
+// TestExactlyOnce (issue 21): with the scaffold (no ttlSecondsAfterFinished) and a 5 s
+// Kustomization interval, the release's migration runs once however many intervals pass
+// (one Job, one UID, one pod); a waiter started long after the release passes at once;
+// the next release's apply prunes the previous Job.
+func TestExactlyOnce(t *testing.T) {
+	l := newLoop(t, "5s")
+	ctx := context.Background()
+	if out, err := l.release("v1.1.0"); err != nil {
+		t.Fatalf("release v1.1.0: %v\n%s\nlogs in %s", err, out, l.c.LogDir())
+	}
+	job, err := l.c.Kube.BatchV1().Jobs("shop").Get(ctx, "shop-migration-v1.1.0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const intervals = 5
+	time.Sleep(intervals * 5 * time.Second)
+	again, err := l.c.Kube.BatchV1().Jobs("shop").Get(ctx, "shop-migration-v1.1.0", metav1.GetOptions{})
+	if err != nil || again.UID != job.UID {
+		t.Errorf("after %d intervals the Job is %v (UID %s, was %s): it was re-created and the migration ran again", intervals, err, again.UID, job.UID)
+	}
+	pods, err := l.c.Kube.CoreV1().Pods("shop").List(ctx, metav1.ListOptions{LabelSelector: "job-name=shop-migration-v1.1.0"})
+	if err != nil || len(pods.Items) != 1 {
+		t.Errorf("migration pods of v1.1.0 after %d intervals: %d (%v), want 1", intervals, len(pods.Items), err)
+	}
+	t.Logf("after %d intervals of 5s: Job shop-migration-v1.1.0 UID unchanged, %d migration pod", intervals, len(pods.Items))
+	// A pod scheduled now (scale-up, eviction) finds the Job: its waiter passes at once.
+	start := time.Now()
+	if out, err := run(t, "wait", "job", "shop-migration-v1.1.0", "--kubeconfig", l.c.Kubeconfig, "-n", "shop", "--timeout", "20s"); err != nil {
+		t.Errorf("a waiter started %d intervals after the release: %v\n%s", intervals, err, out)
+	}
+	t.Logf("a waiter started after %d intervals passed in %s", intervals, time.Since(start).Round(time.Millisecond))
+	// The next release prunes the previous Job.
+	if out, err := l.release("v1.2.0"); err != nil {
+		t.Fatalf("release v1.2.0: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := l.c.Kube.BatchV1().Jobs("shop").Get(ctx, "shop-migration-v1.1.0", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("Job shop-migration-v1.1.0 still exists after the next release (%v): Flux did not prune it", err)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := l.jobs(); n != 1 {
+		t.Errorf("%d Jobs after the next release, want 1 (shop-migration-v1.2.0)", n)
 	}
 }
