@@ -255,7 +255,10 @@ func TestSignalsEndCommands(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(500 * time.Millisecond)
+			// Every command blocks on the silent server: give the binary time to start and
+			// install its handler even on a loaded CI machine (2 cores, packages tested in
+			// parallel: 500 ms was not always enough).
+			time.Sleep(2 * time.Second)
 			cmd.Process.Signal(sig)
 			err := testnet.Within(t, 20*time.Second, cmd.Wait)
 			if err == nil || !strings.Contains(out.String(), "signal received") && !strings.Contains(out.String(), "context canceled") {
