@@ -230,5 +230,5 @@ func (d *daggerImages) Describe(t string) string {
 // pushed splits repository:tag@sha256:… as Dagger's Publish returns it.
 func pushed(ref string) image.Pushed {
 	r, digest, _ := strings.Cut(ref, "@")
-	return image.Pushed{Ref: r, Digest: digest}
+	return image.Pushed{Ref: r, Digest: digest, Uncounted: true} // the engine pushed it
 }

@@ -24,6 +24,8 @@ type Pushed struct {
 	BlobsUploaded  int `json:"blobsUploaded"`
 	LayersUploaded int `json:"layersUploaded"`
 	BlobsMounted   int `json:"blobsMounted"`
+	// Uncounted: another pusher (the Dagger engine) pushed it; the counts above are unknown.
+	Uncounted bool `json:"uncounted,omitempty"`
 }
 
 // Result is both images of a release.

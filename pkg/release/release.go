@@ -282,8 +282,17 @@ func (x *run) images(ctx context.Context) (Status, string, error) {
 		return "", "", err
 	}
 	x.res.Images = &img
-	return StatusDone, fmt.Sprintf("%s@%s, %s@%s (migration layers uploaded: %d)",
-		img.Service.Ref, img.Service.Digest, img.Migration.Ref, img.Migration.Digest, img.Migration.LayersUploaded), nil
+	return StatusDone, imagesDetail(img), nil
+}
+
+// imagesDetail names both images and, when this process pushed them, the migration
+// image's layer traffic (0: it reused the service's layers).
+func imagesDetail(img image.Result) string {
+	traffic := fmt.Sprintf("migration layers uploaded: %d", img.Migration.LayersUploaded)
+	if img.Migration.Uncounted {
+		traffic = "layer traffic not counted: pushed by another pusher"
+	}
+	return fmt.Sprintf("%s@%s, %s@%s (%s)", img.Service.Ref, img.Service.Digest, img.Migration.Ref, img.Migration.Digest, traffic)
 }
 
 func (x *run) preflight(ctx context.Context) (Status, string, error) {
