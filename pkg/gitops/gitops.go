@@ -21,6 +21,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
+	"github.com/tandem-ci/tandem/internal/errmsg"
 	"github.com/tandem-ci/tandem/pkg/tag"
 	"github.com/tandem-ci/tandem/pkg/variables"
 )
@@ -250,17 +251,15 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 // (k8s/deployment.yaml, not /tmp/tandem-gitops-123/k8s/deployment.yaml); errors.Is
 // still sees the original.
 func inRepository(err error, dir string) error {
-	msg := err.Error()
-	for _, d := range []string{dir, evalSymlinks(dir)} {
-		if d != "" {
-			msg = strings.ReplaceAll(msg, d+string(filepath.Separator), "")
-			msg = strings.ReplaceAll(msg, d, ".")
+	return errmsg.Replace(err, func(msg string) string {
+		for _, d := range []string{dir, evalSymlinks(dir)} {
+			if d != "" {
+				msg = strings.ReplaceAll(msg, d+string(filepath.Separator), "")
+				msg = strings.ReplaceAll(msg, d, ".")
+			}
 		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return &relabeled{msg: msg, err: err}
+		return msg
+	})
 }
 
 func evalSymlinks(p string) string {
@@ -270,15 +269,6 @@ func evalSymlinks(p string) string {
 	}
 	return r
 }
-
-// relabeled is an error shown with another message and unwrapped to the original.
-type relabeled struct {
-	msg string
-	err error
-}
-
-func (e *relabeled) Error() string { return e.msg }
-func (e *relabeled) Unwrap() error { return e.err }
 
 // errRejected marks a push the server refused because the branch moved.
 var errRejected = errors.New("push rejected: branch moved")

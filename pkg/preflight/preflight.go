@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/tandem-ci/tandem/internal/errmsg"
 	"github.com/tandem-ci/tandem/pkg/progress"
 )
 
@@ -370,16 +371,6 @@ func newRedactor(secrets []string) *strings.Replacer {
 	return strings.NewReplacer(pairs...)
 }
 
-// redactedError shows a message with secrets replaced and keeps the original chain for
-// errors.Is.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
 // serviceLog is the service's output, if it started.
 func serviceLog(s Service) string {
 	if s == nil {
@@ -407,9 +398,7 @@ func (x *phases) phase(name string, fn func() (status Status, detail, log string
 	status, detail, log, err := fn()
 	detail, log = x.redact.Replace(detail), x.redact.Replace(log)
 	if err != nil {
-		if msg := x.redact.Replace(err.Error()); msg != err.Error() {
-			err = &redactedError{msg: msg, err: err}
-		}
+		err = errmsg.Replace(err, x.redact.Replace)
 	}
 	p := Phase{Name: name, Status: status, Detail: detail, Duration: time.Since(t)}
 	if err != nil {
