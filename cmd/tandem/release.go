@@ -215,16 +215,12 @@ func runRelease(cmd *cobra.Command, f *releaseFlags, r *release.Release) error {
 	if err != nil {
 		return err
 	}
-	if err := checkTimeout(f.cluster.timeout); err != nil {
-		return err
-	}
 	if format == "text" {
 		fmt.Fprintf(cmd.OutOrStdout(), "release %s (tag from %s)\n", r.Plan.Tag, r.Plan.TagSource)
 		r.Progress = func(s release.Step) {
 			fmt.Fprintf(cmd.OutOrStdout(), "  %-8s %-9s %7s  %s\n", s.Name, s.Status, s.Duration.Round(time.Millisecond), s.Detail)
 		}
 	}
-	r.Timeout = f.cluster.timeout
 	var res release.Result
 	if f.dryRun {
 		res = r.Planned()

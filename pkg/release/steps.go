@@ -52,7 +52,7 @@ func (g *GoImages) Describe(tag string) string {
 }
 
 // GitCommitter commits with pkg/gitops. Check, when set, runs on the clone after the
-// bump and before the commit (New sets it to CheckManifests).
+// bump and before the commit (Build sets it to CheckManifests for a whole release).
 type GitCommitter struct {
 	Config gitops.Config
 	Check  func(ctx context.Context, clone string) error

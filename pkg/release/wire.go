@@ -132,12 +132,13 @@ func Build(ctx context.Context, p Plan, s Setup) (*Release, error) {
 		r.Images = imgs
 	}
 	if has(StepCommit) {
-		r.Committer = &GitCommitter{Config: p.Commit()}
+		c := &GitCommitter{Config: p.Commit()}
 		if whole { // the images the manifests run are the ones this release pushes
-			r.Committer.(*GitCommitter).Check = func(ctx context.Context, clone string) error {
+			c.Check = func(ctx context.Context, clone string) error {
 				return CheckManifests(ctx, filepath.Join(clone, p.ManifestsPath), p)
 			}
 		}
+		r.Committer = c
 	}
 	if has(StepArtifact) {
 		opts := append(s.Registry.artifactOptions(), artifact.WithSource(p.Source), artifact.WithIgnore(s.Ignore...), artifact.WithExtraTags(p.ExtraTags...))
