@@ -116,6 +116,9 @@ func withRetries(ctx context.Context, cfg Config, attempt func(context.Context, 
 	start := time.Now()
 	cfg, auth, err := normalize(cfg)
 	res := Result{URL: cfg.URL, Branch: cfg.Branch, New: cfg.Tag}
+	if err == nil {
+		err = tag.Validate(cfg.Tag)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -154,30 +157,9 @@ func withRetries(ctx context.Context, cfg Config, attempt func(context.Context, 
 // inspect clones the branch into cfg.Dir (sparse) and reads IMAGE_TAG: res.Old and
 // res.Commit are set; ErrSuperseded and ErrUnordered when cfg.Tag may not replace it.
 func inspect(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) (*git.Repository, *git.Worktree, string, error) {
-	if err := os.RemoveAll(cfg.Dir); err != nil {
-		return nil, nil, "", err
-	}
-	branch := plumbing.NewBranchReferenceName(cfg.Branch)
-	repo, err := git.PlainCloneContext(ctx, cfg.Dir, false, &git.CloneOptions{
-		URL: cfg.URL, Auth: auth, ReferenceName: branch,
-		SingleBranch: true, Depth: 1, Tags: git.NoTags, NoCheckout: true,
-	})
-	if err != nil {
-		return nil, nil, "", classify(fmt.Sprintf("cloning %s branch %s", cfg.URL, cfg.Branch), cfg, err)
-	}
-	// Check out only the folders the release reads (a sparse checkout: the index keeps
-	// every file, so the commit keeps them too). A full checkout of thousands of files
-	// takes go-git tens of seconds.
-	wt, err := repo.Worktree()
+	repo, wt, head, err := clone(ctx, cfg, auth, 1)
 	if err != nil {
 		return nil, nil, "", err
-	}
-	if err := wt.Checkout(&git.CheckoutOptions{Branch: branch, SparseCheckoutDirectories: sparseDirs(cfg)}); err != nil {
-		return nil, nil, "", fmt.Errorf("checking out %s: %w", cfg.Branch, err)
-	}
-	head, err := repo.Head()
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("reading head of %s: %w", cfg.Branch, err)
 	}
 	path := filepath.Join(cfg.Dir, filepath.FromSlash(cfg.File))
 	res.Commit = head.Hash().String()
@@ -200,6 +182,36 @@ func inspect(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Re
 		return nil, nil, "", fmt.Errorf("%s holds %s, a semantic version; %s is not one, so no one can tell which is newer: %w: release with a semantic-version tag (an explicit one, or a pipeline ID with the default format), or set the file by hand to switch schemes", cfg.File, current, cfg.Tag, ErrUnordered)
 	}
 	return repo, wt, path, nil
+}
+
+// clone clones the last depth commits of cfg.Branch into cfg.Dir (removed first) and
+// checks out only the folders the release reads (a sparse checkout: the index keeps
+// every file, so a commit keeps them too; a full checkout of thousands of files takes
+// go-git tens of seconds).
+func clone(ctx context.Context, cfg Config, auth transport.AuthMethod, depth int) (*git.Repository, *git.Worktree, *plumbing.Reference, error) {
+	if err := os.RemoveAll(cfg.Dir); err != nil {
+		return nil, nil, nil, err
+	}
+	branch := plumbing.NewBranchReferenceName(cfg.Branch)
+	repo, err := git.PlainCloneContext(ctx, cfg.Dir, false, &git.CloneOptions{
+		URL: cfg.URL, Auth: auth, ReferenceName: branch,
+		SingleBranch: true, Depth: depth, Tags: git.NoTags, NoCheckout: true,
+	})
+	if err != nil {
+		return nil, nil, nil, classify(fmt.Sprintf("cloning %s branch %s", cfg.URL, cfg.Branch), cfg, err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := wt.Checkout(&git.CheckoutOptions{Branch: branch, SparseCheckoutDirectories: sparseDirs(cfg)}); err != nil {
+		return nil, nil, nil, fmt.Errorf("checking out %s: %w", cfg.Branch, err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("reading head of %s: %w", cfg.Branch, err)
+	}
+	return repo, wt, head, nil
 }
 
 func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) error {
@@ -364,9 +376,6 @@ func normalize(cfg Config) (Config, transport.AuthMethod, error) {
 	}
 	if cfg.Branch == "" {
 		return cfg, nil, errors.New("branch: required")
-	}
-	if err := tag.Validate(cfg.Tag); err != nil {
-		return cfg, nil, err
 	}
 	if cfg.File == "" {
 		cfg.File = variables.DefaultFile
