@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,16 +36,19 @@ func exampleK8s(t *testing.T, registry string) map[string][]byte {
 	return files
 }
 
-// exampleWith copies examples/go-postgres and adds migration 00004 with the Up statement.
-func exampleWith(t *testing.T, up string) string {
+// exampleWith copies examples/go-postgres and adds migrations 00004, 00005, … with the
+// Up statements.
+func exampleWith(t *testing.T, ups ...string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "go-postgres")
 	if err := os.CopyFS(dir, os.DirFS("../../examples/go-postgres")); err != nil {
 		t.Fatal(err)
 	}
-	sql := "-- +goose Up\n" + up + "\n\n-- +goose Down\nSELECT 1;\n"
-	if err := os.WriteFile(filepath.Join(dir, "internal", "migrations", "00004_next.sql"), []byte(sql), 0o644); err != nil {
-		t.Fatal(err)
+	for i, up := range ups {
+		sql := "-- +goose Up\n" + up + "\n\n-- +goose Down\nSELECT 1;\n"
+		if err := os.WriteFile(filepath.Join(dir, "internal", "migrations", fmt.Sprintf("%05d_next.sql", 4+i)), []byte(sql), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }

@@ -40,6 +40,10 @@ type releaseFlags struct {
 	ignore, extraTags                  []string
 	// release
 	dryRun, pushSuperseded bool
+	// rollback
+	rollback     bool
+	rollbackTo   string
+	historyDepth int
 	pre                    preflightFlags
 	// progressOut receives progress lines in text output (nil for JSON).
 	progressOut io.Writer
@@ -122,6 +126,7 @@ func (f *releaseFlags) config(needRepo bool) (release.Config, error) {
 		AuthorName: f.author, AuthorEmail: f.email, Message: f.message, PushOptionCISkip: f.ciSkipOption, SourceURL: firstOf(f.artifactSource, ciProjectRepo()),
 		RegistryUsername: f.regUser, RegistryPassword: f.registryPassword(), Prebuilt: f.prebuilt,
 		FluxNamespace: f.fluxNamespace, FluxSource: f.fluxSource, FluxKustomization: f.fluxKustomization,
+		Rollback: f.rollback, RollbackTo: f.rollbackTo,
 	}
 	if needRepo {
 		var err error
@@ -155,6 +160,7 @@ var configFlags = map[string]string{
 	"ReleaseBranch":       "--release-branch; the default branch is $CI_DEFAULT_BRANCH",
 	"Message":             "--message",
 	"ExtraTags":           "--extra-tag",
+	"RollbackTo":          "--to, or $TANDEM_ROLLBACK_TO",
 }
 
 // setup maps the flags onto what the release needs besides its plan; release.Build
@@ -162,7 +168,7 @@ var configFlags = map[string]string{
 func (f *releaseFlags) setup(p release.Plan) (release.Setup, error) {
 	s := release.Setup{Registry: p.Registry(f.insecure), Source: f.source, Package: f.pkg, BaseImage: f.baseImage,
 		Checkout: f.checkout, Ignore: f.ignore, Revision: f.revision, Reconcile: f.reconcile, Watch: f.watch,
-		Timeout: f.cluster.timeout, PushSuperseded: f.pushSuperseded}
+		Timeout: f.cluster.timeout, PushSuperseded: f.pushSuperseded, HistoryDepth: f.historyDepth}
 	if s.Revision == "" && env("CI_COMMIT_SHA") != "" {
 		s.Revision = artifact.Revision(env("CI_COMMIT_BRANCH"), env("CI_COMMIT_SHA"))
 	}
@@ -216,15 +222,25 @@ func runRelease(cmd *cobra.Command, f *releaseFlags, r *release.Release) error {
 		return err
 	}
 	if format == "text" {
-		fmt.Fprintf(cmd.OutOrStdout(), "release %s (tag from %s)\n", r.Plan.Tag, r.Plan.TagSource)
+		what := "release"
+		if r.Plan.Rollback {
+			what = "rollback"
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s %s (tag from %s)\n", what, r.Plan.Tag, r.Plan.TagSource)
 		r.Progress = func(s release.Step) {
 			fmt.Fprintf(cmd.OutOrStdout(), "  %-8s %-9s %7s  %s\n", s.Name, s.Status, s.Duration.Round(time.Millisecond), s.Detail)
 		}
 	}
 	var res release.Result
-	if f.dryRun {
+	switch {
+	case f.dryRun && r.ProveFirst:
+		res, err = r.Rehearse(cmd.Context())
+	case f.dryRun:
 		res = r.Planned()
-	} else if res, err = r.Run(cmd.Context()); err != nil {
+	default:
+		res, err = r.Run(cmd.Context())
+	}
+	if err != nil {
 		if format != "json" {
 			return err
 		}
@@ -250,6 +266,9 @@ func runRelease(cmd *cobra.Command, f *releaseFlags, r *release.Release) error {
 			fmt.Fprintln(w, "superseded: a newer tag is already on the branch; nothing committed or pushed to git, no artifact")
 		case res.Superseded:
 			fmt.Fprintln(w, "superseded: a newer tag is already on the branch; nothing built, committed or pushed")
+		}
+		if rb := res.Rollback; rb != nil && !f.dryRun {
+			fmt.Fprintf(w, "rolled back: %s runs %s's images (was %s)\n", res.Tag, rb.Target, rb.Live)
 		}
 		if !f.dryRun {
 			fmt.Fprintf(w, "done in %s\n", res.Duration.Round(time.Millisecond))

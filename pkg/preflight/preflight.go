@@ -25,6 +25,10 @@ var (
 	ErrNotIdempotent = errors.New("migration is not idempotent")
 	// ErrIncompatible: the previous release's service fails its check on the migrated schema.
 	ErrIncompatible = errors.New("previous release is incompatible with the migrated schema")
+	// ErrTargetIncompatible (Rollback): the target's service fails its check on the live schema.
+	ErrTargetIncompatible = errors.New("rollback target is incompatible with the live schema")
+	// ErrSchemaChanged (Rollback): the target's migration, run on the live schema, changed it.
+	ErrSchemaChanged = errors.New("the target's migration changes the live schema")
 )
 
 // Phase names, in the order they run.
@@ -34,6 +38,8 @@ const (
 	PhaseMigrate  = "migrate"
 	PhaseRerun    = "rerun"
 	PhaseCompat   = "compat"
+	// PhaseLive replaces PhasePrevious in a Rollback proof.
+	PhaseLive = "live"
 )
 
 // Status of a phase.
@@ -125,6 +131,14 @@ type Config struct {
 	Redact []string
 	// Progress is called after each phase.
 	Progress func(Phase)
+
+	// Rollback proves the way back instead of the way forward: PreviousTag and
+	// PreviousMigration are the live release's (replayed: the database gets the live
+	// schema), Tag and Migration the target's (what the rollback's Job runs: it must
+	// succeed and leave the live schema as it is), PreviousService the target's service
+	// (started on the live schema, then the compat check). Phases: database, live,
+	// migrate, compat; nothing is skipped for want of a previous release.
+	Rollback bool
 }
 
 // Defaults of Config, shared by every door.
@@ -257,12 +271,16 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 
 	// previous: bring the database to what is live.
 	noPrevious := "no previous release"
-	if err := x.phase(PhasePrevious, func() (Status, string, string, error) {
+	w := wordsFor(cfg.Rollback)
+	if err := x.phase(w.previousPhase, func() (Status, string, string, error) {
 		if cfg.PreviousMigration.Image == "" {
+			if cfg.Rollback {
+				return "", "", "", errors.New("preflight: a rollback proof needs the live release's migration")
+			}
 			return StatusSkipped, noPrevious, "", nil
 		}
 		log, err := run(cfg.PreviousMigration)
-		if errors.Is(err, ErrNoImage) {
+		if errors.Is(err, ErrNoImage) && !cfg.Rollback {
 			cfg.PreviousService.Image = "" // nothing was live
 			noPrevious = "no image " + cfg.PreviousMigration.Image + " (first release?)"
 			return StatusSkipped, noPrevious, "", nil
@@ -271,7 +289,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 			return "", "", "", err
 		}
 		if err != nil {
-			return "", "", log, fmt.Errorf("%w: the previous release's migration %s: %w", ErrMigrationFailed, cfg.PreviousMigration.Image, err)
+			return "", "", log, fmt.Errorf("%w: %s %s: %w", ErrMigrationFailed, w.previousMigration, cfg.PreviousMigration.Image, err)
 		}
 		return StatusPassed, cfg.PreviousMigration.Image + " applied", "", nil
 	}); err != nil {
@@ -280,20 +298,44 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 
 	// migrate
 	if err := x.phase(PhaseMigrate, func() (Status, string, string, error) {
+		var before string
+		if cfg.Rollback {
+			var err error
+			if before, err = runner.Schema(ctx, url); err != nil {
+				return "", "", "", err
+			}
+		}
 		log, err := run(cfg.Migration)
 		if errors.Is(err, ErrNeedsContainer) || errors.Is(err, ErrNoImage) {
 			return "", "", "", err
 		}
+		if err != nil && cfg.Rollback {
+			return "", "", log, fmt.Errorf("%w: the target's migration %s on the live schema (the rollback's Job would fail the same way; a tool that refuses a database ahead of its files cannot roll back by image): %w", ErrMigrationFailed, cfg.Migration.Image, err)
+		}
 		if err != nil {
 			return "", "", log, fmt.Errorf("%w: %s: %w", ErrMigrationFailed, cfg.Migration.Image, err)
 		}
-		return StatusPassed, cfg.Migration.Image + " applied" + unresolved(cfg.Migration), "", nil
+		if !cfg.Rollback {
+			return StatusPassed, cfg.Migration.Image + " applied" + unresolved(cfg.Migration), "", nil
+		}
+		after, err := runner.Schema(ctx, url)
+		if err != nil {
+			return "", "", "", err
+		}
+		if d := diff(before, after); d != "" {
+			return "", "", log, fmt.Errorf("%w: %s changed it:\n%s", ErrSchemaChanged, cfg.Migration.Image, d)
+		}
+		return StatusPassed, cfg.Migration.Image + " ran on the live schema and left it unchanged" + unresolved(cfg.Migration), "", nil
 	}); err != nil {
 		return res, err
 	}
 
-	// rerun: the Job is re-created when its TTL deletes it; the second run must be a no-op.
+	// rerun: a Job deleted by hand is re-created and runs again; the second run must be a
+	// no-op. A rollback's migrate phase already proved its run changes nothing.
 	if err := x.phase(PhaseRerun, func() (Status, string, string, error) {
+		if cfg.Rollback {
+			return StatusSkipped, "the migrate phase proved the target's migration a no-op on the live schema", "", nil
+		}
 		before, err := runner.Schema(ctx, url)
 		if err != nil {
 			return "", "", "", err
@@ -314,16 +356,20 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, err
 	}
 
-	// compat: the previous release's pods serve on the new schema during the rollout.
+	// compat: the previous release's pods serve on the new schema during the rollout (a
+	// rollback's: the target's service serves on the live schema).
 	err = x.phase(PhaseCompat, func() (Status, string, string, error) {
 		c := cfg.PreviousService
 		if c.Image == "" {
+			if cfg.Rollback {
+				return "", "", "", fmt.Errorf("%w: the manifests run no service of %s to check", ErrTargetIncompatible, cfg.Tag)
+			}
 			return StatusSkipped, noPrevious, "", nil
 		}
 		svc, err := runner.Serve(ctx, c, envOf(c))
 		if err != nil {
 			if errors.Is(err, ErrServiceExited) {
-				return "", "", serviceLog(svc), fmt.Errorf("%w: the previous service %s on the migrated schema: %w", ErrIncompatible, c.Image, err)
+				return "", "", serviceLog(svc), fmt.Errorf("%w: %s %s on %s: %w", w.incompatible, w.service, c.Image, w.schema, err)
 			}
 			return "", "", serviceLog(svc), err
 		}
@@ -331,16 +377,16 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		check := cfg.CompatCheck
 		switch {
 		case check == "":
-			return StatusPassed, c.Image + " started and listens on the migrated schema (no compat check given)", "", nil
+			return StatusPassed, c.Image + " started and listens on " + w.schema + " (no compat check given)", "", nil
 		case strings.HasPrefix(check, "/") || strings.HasPrefix(check, "http://") || strings.HasPrefix(check, "https://"):
 			status, body, err := get(ctx, svc, check, 5*time.Second)
 			if err != nil {
-				return "", "", svc.Log(), fmt.Errorf("%w: %s of the previous service %s: %w", ErrIncompatible, check, c.Image, err)
+				return "", "", svc.Log(), fmt.Errorf("%w: %s of %s %s: %w", w.incompatible, check, w.service, c.Image, err)
 			}
 			if status >= 400 {
-				return "", "", svc.Log(), fmt.Errorf("%w: GET %s of the previous service %s answered %d: %s", ErrIncompatible, check, c.Image, status, body)
+				return "", "", svc.Log(), fmt.Errorf("%w: GET %s of %s %s answered %d: %s", w.incompatible, check, w.service, c.Image, status, body)
 			}
-			return StatusPassed, fmt.Sprintf("previous service %s: GET %s answered %d on the migrated schema", c.Image, check, status), "", nil
+			return StatusPassed, fmt.Sprintf("%s %s: GET %s answered %d on %s", w.service, c.Image, check, status, w.schema), "", nil
 		default:
 			cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 			defer cancel()
@@ -349,12 +395,25 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 				err = fmt.Errorf("still running after %s: %w", cfg.Timeout, err)
 			}
 			if err != nil {
-				return "", "", out + "\n--- service log ---\n" + svc.Log(), fmt.Errorf("%w: check %q against the previous service %s: %w", ErrIncompatible, check, c.Image, err)
+				return "", "", out + "\n--- service log ---\n" + svc.Log(), fmt.Errorf("%w: check %q against %s %s: %w", w.incompatible, check, w.service, c.Image, err)
 			}
-			return StatusPassed, fmt.Sprintf("previous service %s: check %q passed on the migrated schema", c.Image, check), "", nil
+			return StatusPassed, fmt.Sprintf("%s %s: check %q passed on %s", w.service, c.Image, check, w.schema), "", nil
 		}
 	})
 	return res, err
+}
+
+// words are what the phases call things: the way forward's, or a rollback proof's.
+type words struct {
+	previousPhase, previousMigration, service, schema string
+	incompatible                                      error
+}
+
+func wordsFor(rollback bool) words {
+	if rollback {
+		return words{PhaseLive, "the live release's migration", "the target's service", "the live schema", ErrTargetIncompatible}
+	}
+	return words{PhasePrevious, "the previous release's migration", "the previous service", "the migrated schema", ErrIncompatible}
 }
 
 // ErrDatabase is returned when the database phase cannot provide a database.

@@ -76,6 +76,12 @@ type Config struct {
 	FluxNamespace     string // default flux-system
 	FluxSource        string // OCIRepository; default App
 	FluxKustomization string // default FluxSource; "-" for none
+
+	// Rollback makes the release a rollback: Tag is the new tag, whose images are the
+	// target's (tagged registry-side, nothing built) once the target is proved to run on
+	// the live schema. RollbackTo names the target; empty: the release before the live one.
+	Rollback   bool
+	RollbackTo string
 }
 
 // Plan is a resolved, validated Config: every name a release uses, decided before
@@ -112,6 +118,9 @@ type Plan struct {
 	FluxNamespace     string `json:"fluxNamespace"`
 	FluxSource        string `json:"fluxSource"`
 	FluxKustomization string `json:"fluxKustomization,omitempty"`
+
+	Rollback   bool   `json:"rollback,omitempty"`
+	RollbackTo string `json:"rollbackTo,omitempty"` // empty: the release before the live one
 
 	// Steps are the steps the plan was resolved for (Build wires those).
 	Steps []string `json:"-"`
@@ -270,6 +279,22 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 	}
 	if src := or(cfg.SourceURL, cfg.RepoURL); src != "" {
 		p.Source = gitops.StripCredentials(src)
+	}
+
+	if cfg.Rollback {
+		p.Rollback, p.RollbackTo = true, cfg.RollbackTo
+		if cfg.RollbackTo != "" {
+			if err := tag.Validate(cfg.RollbackTo); err != nil {
+				bad("RollbackTo", "rollback target: %v", err)
+			} else if cfg.RollbackTo == p.Tag {
+				bad("RollbackTo", "rollback target %s: it is the new tag; give the release to go back to", cfg.RollbackTo)
+			}
+		}
+		if cfg.Prebuilt {
+			bad("Prebuilt", "prebuilt: a rollback builds nothing and finds the target's images itself")
+		}
+	} else if cfg.RollbackTo != "" {
+		bad("RollbackTo", "rollback target %s: only a rollback has one", cfg.RollbackTo)
 	}
 
 	p.FluxNamespace = or(cfg.FluxNamespace, DefaultFluxNamespace)

@@ -58,12 +58,9 @@ func (s *Preflight) Config(ctx context.Context, tag string) (preflight.Config, e
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return cfg, fmt.Errorf("the pre-flight reads the migration and the service from the manifests at %s of the checkout (%s): folder not found; the checkout must have the repository's layout", p.ManifestsPath, s.Checkout)
 	}
-	built, err := manifest.BuildWithTag(ctx, dir, tag)
-	if err != nil {
-		return cfg, fmt.Errorf("building %s with %s: %w", dir, tag, err)
-	}
-	if cfg.Migration, err = preflight.FromManifests(built, "Job", p.MigrationRepository); err != nil {
-		return cfg, fmt.Errorf("%s: %w", dir, err)
+	var err error
+	if cfg.Migration, _, err = containers(ctx, dir, p, tag, "release"); err != nil {
+		return cfg, err
 	}
 	file := filepath.Join(s.Checkout, filepath.FromSlash(p.VariablesFile))
 	prev, err := variables.ReadFile(file)
@@ -74,18 +71,26 @@ func (s *Preflight) Config(ctx context.Context, tag string) (preflight.Config, e
 		return cfg, nil
 	}
 	cfg.PreviousTag = prev
-	old, err := manifest.BuildWithTag(ctx, dir, prev)
-	if err != nil {
-		return cfg, fmt.Errorf("building %s with the current release %s: %w", dir, prev, err)
-	}
-	if cfg.PreviousMigration, err = preflight.FromManifests(old, "Job", p.MigrationRepository); err != nil {
-		return cfg, fmt.Errorf("%s with %s: %w", dir, prev, err)
-	}
-	cfg.PreviousService, err = preflight.FromManifests(old, "Deployment", p.ServiceRepository)
-	if errors.Is(err, preflight.ErrNoWorkload) {
-		return cfg, nil // no service to check: compat is skipped
-	}
+	cfg.PreviousMigration, cfg.PreviousService, err = containers(ctx, dir, p, prev, "current release")
 	return cfg, err
+}
+
+// containers builds the manifests folder dir with tag and returns the migration Job's
+// container and the service Deployment's (empty when the manifests run none); role names
+// the tag in errors ("current release").
+func containers(ctx context.Context, dir string, p Plan, tag, role string) (migration, service preflight.Container, err error) {
+	built, err := manifest.BuildWithTag(ctx, dir, tag)
+	if err != nil {
+		return migration, service, fmt.Errorf("building %s with the %s %s: %w", dir, role, tag, err)
+	}
+	if migration, err = preflight.FromManifests(built, "Job", p.MigrationRepository); err != nil {
+		return migration, service, fmt.Errorf("%s with %s: %w", dir, tag, err)
+	}
+	service, err = preflight.FromManifests(built, "Deployment", p.ServiceRepository)
+	if errors.Is(err, preflight.ErrNoWorkload) {
+		return migration, preflight.Container{}, nil // no service to check: compat is skipped
+	}
+	return migration, service, err
 }
 
 // Validate reads what the pre-flight needs from the checkout, so that a release fails

@@ -92,6 +92,7 @@ type Result struct {
 	Commit     *gitops.Result       `json:"commit,omitempty"`
 	Artifact   *artifact.Result     `json:"artifact,omitempty"`
 	Reconciled []cluster.Reconciled `json:"reconciled,omitempty"`
+	Rollback   *RollbackResult      `json:"rollback,omitempty"`
 	Rollout    *cluster.Rollout     `json:"rollout,omitempty"`
 	Steps      []Step               `json:"steps"`
 	Duration   time.Duration        `json:"duration"`
@@ -107,7 +108,10 @@ type Release struct {
 	Watcher    Watcher
 	// Preflight, when set, runs after the images and before the commit: a failure leaves
 	// git and the artifact untouched.
-	Preflight      Preflighter
+	Preflight Preflighter
+	// ProveFirst runs Preflight before the images (a rollback's proof: the images exist,
+	// and a refused rollback must not have tagged them).
+	ProveFirst     bool
 	PushSuperseded bool            // push the artifact even when a newer tag is on the branch
 	Progress       func(step Step) // called after each step of Run
 	// Timeout bounds each step (each talks to one server); 0: only the context's deadline.
@@ -129,9 +133,12 @@ type stepEntry struct {
 // steps is the one ordered list of a release's steps: Run validates, runs and Planned
 // describes them in this order.
 func (r *Release) steps() []stepEntry {
+	images, proof := stepEntry{StepImages, r.Images, (*run).images}, stepEntry{StepPreflight, r.Preflight, (*run).preflight}
+	if r.ProveFirst {
+		images, proof = proof, images
+	}
 	return []stepEntry{
-		{StepImages, r.Images, (*run).images},
-		{StepPreflight, r.Preflight, (*run).preflight},
+		images, proof,
 		{StepCommit, r.Committer, (*run).commit},
 		{StepArtifact, r.Artifacts, (*run).artifact},
 		{StepReconcile, r.Reconciler, (*run).reconcile},
@@ -238,25 +245,8 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 		}
 		res.Duration = time.Since(start)
 	}()
-	// Everything that can be checked cheaply is, before the first image is built: the
-	// branch, its variables file, the credentials, a newer tag already there.
-	for _, s := range r.steps() {
-		v, ok := s.step.(Validator)
-		if !ok || s.step == nil {
-			continue
-		}
-		t := time.Now()
-		err := x.bounded(s.name, func(ctx context.Context) error { return v.Validate(ctx, p.Tag) })
-		if errors.Is(err, gitops.ErrSuperseded) && !r.PushSuperseded {
-			return r.superseded(x), nil
-		}
-		if err != nil && !errors.Is(err, gitops.ErrSuperseded) {
-			x.record(Step{Name: s.name, Status: StatusFailed, Detail: "checked before anything ran", Duration: time.Since(t)})
-			if errors.Is(err, ErrStepTimeout) {
-				return res, err
-			}
-			return res, fmt.Errorf("%s step: %w", s.name, err)
-		}
+	if done, err := x.validate(); done || err != nil {
+		return res, err
 	}
 	for _, s := range r.steps() {
 		if s.step == nil {
@@ -276,12 +266,71 @@ func (r *Release) Run(ctx context.Context) (res Result, err error) {
 	return res, nil
 }
 
+// validate runs every step's Validate, in order, before anything runs: the branch, its
+// variables file, the credentials, a newer tag already there. done: the release is
+// superseded (x.res says so) and ends without error.
+func (x *run) validate() (done bool, err error) {
+	r, p := x.r, x.r.Plan
+	for _, s := range r.steps() {
+		v, ok := s.step.(Validator)
+		if !ok || s.step == nil {
+			continue
+		}
+		t := time.Now()
+		err := x.bounded(s.name, func(ctx context.Context) error { return v.Validate(ctx, p.Tag) })
+		if errors.Is(err, gitops.ErrSuperseded) && !r.PushSuperseded {
+			*x.res = r.superseded(x)
+			return true, nil
+		}
+		if err != nil && !errors.Is(err, gitops.ErrSuperseded) {
+			x.record(Step{Name: s.name, Status: StatusFailed, Detail: "checked before anything ran", Duration: time.Since(t)})
+			if errors.Is(err, ErrStepTimeout) {
+				return false, err
+			}
+			return false, fmt.Errorf("%s step: %w", s.name, err)
+		}
+	}
+	return false, nil
+}
+
+// Rehearse is a dry run that proves: every step's check runs, and the proof when it
+// comes first (a rollback's, which writes nothing); the other steps are listed as
+// planned. Nothing is tagged, committed or pushed.
+func (r *Release) Rehearse(ctx context.Context) (res Result, err error) {
+	start := time.Now()
+	p := r.Plan
+	res = Result{Tag: p.Tag, Plan: &p}
+	defer func() { res.Duration = time.Since(start) }()
+	x := &run{r: r, res: &res, ctx: ctx, dir: p.ManifestsPath}
+	if done, err := x.validate(); done || err != nil {
+		return res, err
+	}
+	for _, s := range r.steps() {
+		if s.step == nil {
+			continue
+		}
+		if s.name == StepPreflight && r.ProveFirst {
+			if err := x.step(s.name, func(ctx context.Context) (Status, string, error) { return s.run(x, ctx) }); err != nil {
+				return res, err
+			}
+			continue
+		}
+		if d, ok := s.step.(Describer); ok {
+			x.record(Step{Name: s.name, Status: StatusPlanned, Detail: d.Describe(p.Tag)})
+		}
+	}
+	return res, nil
+}
+
 func (x *run) images(ctx context.Context) (Status, string, error) {
 	img, err := x.r.Images.PublishImages(ctx, x.r.Plan.Tag)
 	if err != nil {
 		return "", "", err
 	}
 	x.res.Images = &img
+	if ri, ok := x.r.Images.(*RollbackImages); ok {
+		return StatusDone, fmt.Sprintf("%s@%s, %s@%s (%s's images, tagged in the registry: nothing built or uploaded)", img.Service.Ref, img.Service.Digest, img.Migration.Ref, img.Migration.Digest, ri.Rollback.found.Target), nil
+	}
 	return StatusDone, imagesDetail(img), nil
 }
 
@@ -299,11 +348,15 @@ func (x *run) preflight(ctx context.Context) (Status, string, error) {
 	r, tag := x.r, x.r.Plan.Tag
 	pr, err := r.Preflight.Preflight(ctx, tag)
 	x.res.Preflight = &pr
-	if err != nil {
-		detail := "could not start"
-		if n := len(pr.Phases); n > 0 && pr.Phases[n-1].Status == preflight.StatusFailed {
-			detail = "failed in phase " + pr.Phases[n-1].Name
+	if rb, ok := r.Preflight.(*Rollback); ok {
+		x.res.Rollback = rb.Found()
+		if err != nil {
+			return "", proofDetail(pr), err
 		}
+		return StatusDone, fmt.Sprintf("%s proved on the live schema of %s (%s)", rb.Found().Target, rb.Found().Live, proofDetail(pr)), nil
+	}
+	if err != nil {
+		detail := proofDetail(pr)
 		if r.Committer == nil && r.Artifacts == nil {
 			return "", detail, fmt.Errorf("pre-flight of %s: %w", tag, err)
 		}
@@ -313,13 +366,24 @@ func (x *run) preflight(ctx context.Context) (Status, string, error) {
 		}
 		return "", detail + "; nothing committed", fmt.Errorf("pre-flight of %s: %w (nothing committed, no artifact pushed; %s)", tag, err, pushed)
 	}
+	return StatusDone, proofDetail(pr), nil
+}
+
+// proofDetail sums up a pre-flight's phases.
+func proofDetail(pr preflight.Result) string {
+	if n := len(pr.Phases); n > 0 && pr.Phases[n-1].Status == preflight.StatusFailed {
+		return "failed in phase " + pr.Phases[n-1].Name
+	}
+	if len(pr.Phases) == 0 {
+		return "could not start"
+	}
 	passed := 0
 	for _, ph := range pr.Phases {
 		if ph.Status == preflight.StatusPassed {
 			passed++
 		}
 	}
-	return StatusDone, fmt.Sprintf("%d of %d phases passed, %d skipped", passed, len(pr.Phases), len(pr.Phases)-passed), nil
+	return fmt.Sprintf("%d of %d phases passed, %d skipped", passed, len(pr.Phases), len(pr.Phases)-passed)
 }
 
 func (x *run) commit(ctx context.Context) (Status, string, error) {

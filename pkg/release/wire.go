@@ -100,6 +100,9 @@ type Setup struct {
 	// Timeout bounds each step and each wait (default DefaultTimeout).
 	Timeout        time.Duration
 	PushSuperseded bool
+	// HistoryDepth is how many commits of the branch a rollback reads for its releases
+	// (default gitops.DefaultHistoryDepth).
+	HistoryDepth int
 	Progress       func(Step)
 }
 
@@ -124,7 +127,17 @@ func Build(ctx context.Context, p Plan, s Setup) (*Release, error) {
 			}
 		}
 	}
-	if has(StepImages) {
+	var rb *Rollback
+	if p.Rollback {
+		rb = &Rollback{Plan: p, Registry: s.Registry, Depth: s.HistoryDepth}
+		if s.Preflight != nil {
+			rb.Options = *s.Preflight
+		}
+		r.Preflight, r.ProveFirst = rb, true
+	}
+	if has(StepImages) && rb != nil {
+		r.Images = &RollbackImages{Rollback: rb, Options: s.Registry.publishOptions()}
+	} else if has(StepImages) {
 		imgs, err := s.images(p)
 		if err != nil {
 			return nil, err
@@ -139,6 +152,9 @@ func Build(ctx context.Context, p Plan, s Setup) (*Release, error) {
 			}
 		}
 		r.Committer = c
+		if rb != nil {
+			rb.committer = c
+		}
 	}
 	if has(StepArtifact) {
 		opts := append(s.Registry.artifactOptions(), artifact.WithSource(p.Source), artifact.WithIgnore(s.Ignore...), artifact.WithExtraTags(p.ExtraTags...))
@@ -147,7 +163,7 @@ func Build(ctx context.Context, p Plan, s Setup) (*Release, error) {
 		}
 		r.Artifacts = &FluxArtifacts{Repository: p.ArtifactRepository, Options: opts}
 	}
-	if s.Preflight != nil || has(StepPreflight) {
+	if rb == nil && (s.Preflight != nil || has(StepPreflight)) {
 		cfg := preflight.Config{}
 		if s.Preflight != nil {
 			cfg = *s.Preflight

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-ci/tandem/pkg/gitops"
+	"github.com/tandem-ci/tandem/pkg/release"
+)
+
+func newRollbackCmd() *cobra.Command {
+	f := &releaseFlags{}
+	cmd := &cobra.Command{
+		Use:   "rollback",
+		Short: "Prove an older release runs on the live schema, then roll forward to its images under a new tag",
+		Long: `Roll the branch's live release back to an older one (--to, default the release before
+the live one, from the branch's history of IMAGE_TAG commits).
+
+Nothing is written until the target is proved on the live schema, on a throwaway
+PostgreSQL: the live release's migration replayed, the target's migration run on it (the
+rollback's Job runs it: it must leave the schema as it is), the target's service started
+on it and the compat check. A refused rollback names the failing check: the way out is
+forward, a new release.
+
+Then it is a release of a new tag (the pipeline ID, as any release: Flux's semver range
+and the branch's guard stay true) whose service and migration images are the target's
+digests, tagged in the registry without a build; the commit says what it rolls back to,
+then the artifact, and --reconcile/--watch as for a release.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := f.build(cmd, true)
+			if err != nil {
+				return err
+			}
+			return runRelease(cmd, f, r)
+		},
+	}
+	tagFlags(cmd, &f.tag)
+	fs := cmd.Flags()
+	f.rollback = true
+	fs.StringVar(&f.rollbackTo, "to", env("TANDEM_ROLLBACK_TO"), "the release to go back to ($TANDEM_ROLLBACK_TO; default: the release before the live one)")
+	fs.IntVar(&f.historyDepth, "history-depth", gitops.DefaultHistoryDepth, "commits of the branch read to find the live release and the one before it")
+	f.bindNames(fs)
+	f.bindRegistry(fs)
+	fs.StringVar(&f.image, "image", "", "service image repository (default <registry>/<app>)")
+	fs.StringVar(&f.migrationImage, "migration-image", "", "migration image repository (default <image>-migration)")
+	f.bindCommit(fs)
+	f.bindArtifact(fs, "manifests folder inside the repository")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "find the target and run the proof; tag, commit and push nothing")
+	f.pre.bind(fs)
+	f.pre.enabled = true
+	fs.BoolVar(&f.reconcile, "reconcile", false, "then ask Flux to reconcile (see tandem reconcile)")
+	fs.BoolVar(&f.watch, "watch", false, "then follow the migration Job and the rollout in --namespace (see tandem watch)")
+	fs.StringVar(&f.fluxNamespace, "flux-namespace", release.DefaultFluxNamespace, "namespace of the Flux OCIRepository and Kustomization")
+	fs.StringVar(&f.fluxSource, "flux-source", "", "OCIRepository to reconcile (default: --app)")
+	fs.StringVar(&f.fluxKustomization, "flux-kustomization", "", "Kustomization to reconcile (default: the OCIRepository's name; \"-\" to skip)")
+	f.cluster.bind(fs)
+	return cmd
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/crane"
+
+	"github.com/tandem-ci/tandem/internal/testgit"
+	"github.com/tandem-ci/tandem/internal/testregistry"
+	"github.com/tandem-ci/tandem/pkg/preflight"
+	"github.com/tandem-ci/tandem/pkg/release"
+)
+
+// TestRollback (issue 21): examples/go-postgres released as v1 (adds a column), then v2
+// (a compatible change). `tandem rollback` proves v1 on v2's schema on a throwaway
+// PostgreSQL, then releases a new tag whose images are v1's digests (tagged in the
+// registry, nothing built), commits it naming the target, and pushes the artifact. A v3
+// that drops a column v1 reads makes the next rollback refuse before any registry or git
+// write, naming the failing check.
+func TestRollback(t *testing.T) {
+	if _, err := preflight.PostgresBinDir(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set: .ci/run must install postgresql: %v", err)
+		}
+		t.Skip(err)
+	}
+	reg := testregistry.New(t, "", "")
+	registry := reg.Host + "/tandem"
+	files := exampleK8s(t, registry)
+	git := testgit.New(t, "ci", "git-token", testgit.Under("k8s", files))
+	t.Setenv("TANDEM_GIT_TOKEN", "git-token")
+	t.Setenv("CI_REGISTRY_IMAGE", "")
+	t.Setenv("CI_PROJECT_URL", "")
+	common := []string{"--app", "notes", "--registry", registry, "--repo-url", git.RepoURL, "--branch", "main", "--git-username", "ci", "--checkout", t.TempDir()}
+	ship := func(source, tag string) {
+		t.Helper()
+		if out, err := run(t, append([]string{"release", "--source", source, "--package", "./cmd/notes", "--tag", tag}, common...)...); err != nil {
+			t.Fatalf("release %s: %v\n%s", tag, err, out)
+		}
+	}
+	rollback := func(tag string, extra ...string) (string, error) {
+		return run(t, append(append([]string{"rollback", "--tag", tag, "--compat-check", "/notes"}, common...), extra...)...)
+	}
+	pinned := "ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;"
+	index := "CREATE INDEX notes_created_at ON notes (created_at);"
+	ship(exampleWith(t, pinned), "v1.1.0")
+	ship(exampleWith(t, pinned, index), "v1.2.0")
+
+	// --dry-run: the proof runs, nothing is written.
+	writes, head := reg.Writes.Load(), git.Git(t, "rev-parse", "main")
+	out, err := rollback("v1.3.0", "--dry-run")
+	if err != nil || !strings.Contains(out, "v1.1.0 proved on the live schema of v1.2.0") || !strings.Contains(out, "images   planned") {
+		t.Fatalf("rollback --dry-run: %v\n%s", err, out)
+	}
+	if reg.Writes.Load() != writes || git.Git(t, "rev-parse", "main") != head {
+		t.Errorf("rollback --dry-run wrote: %d registry writes %v, main %s -> %s", reg.Writes.Load()-writes, reg.Written()[writes:], head, git.Git(t, "rev-parse", "main"))
+	}
+
+	out, err = rollback("v1.3.0", "-o", "json")
+	if err != nil {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	var res release.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rb := res.Rollback; rb == nil || rb.Live != "v1.2.0" || rb.Target != "v1.1.0" || rb.TargetCommit == "" {
+		t.Errorf("rollback found %+v, want live v1.2.0, target v1.1.0 with its commit", rb)
+	}
+	var phases []string
+	for _, p := range res.Preflight.Phases {
+		phases = append(phases, p.Name+" "+string(p.Status))
+	}
+	if strings.Join(phases, ", ") != "database passed, live passed, migrate passed, rerun skipped, compat passed" {
+		t.Errorf("proof phases: %v", phases)
+	}
+	var steps []string
+	for _, s := range res.Steps {
+		steps = append(steps, s.Name)
+		t.Logf("  %-9s %-9s %8s  %s", s.Name, s.Status, s.Duration.Round(time.Millisecond), s.Detail)
+	}
+	for _, p := range res.Preflight.Phases {
+		t.Logf("    %s", p.Line())
+	}
+	t.Logf("rollback v1.2.0 -> v1.1.0 as v1.3.0: %s", res.Duration.Round(time.Millisecond))
+	if strings.Join(steps, " ") != "preflight images commit artifact" {
+		t.Errorf("steps ran in order %v, want the proof first", steps)
+	}
+	// The new tag names v1's digests: nothing was built.
+	for _, repo := range []string{registry + "/notes", registry + "/notes-migration"} {
+		v1, err1 := crane.Digest(repo + ":v1.1.0")
+		v3, err3 := crane.Digest(repo + ":v1.3.0")
+		if err1 != nil || err3 != nil || v1 != v3 {
+			t.Errorf("%s: v1.3.0 = %s (%v), want v1.1.0's %s (%v)", repo, v3, err3, v1, err1)
+		}
+	}
+	if msg := git.Git(t, "log", "-1", "--format=%B", "main"); !strings.HasPrefix(msg, "ci: roll notes back to v1.1.0 as v1.3.0 [skip ci]") || !strings.Contains(msg, "service:   "+registry+"/notes:v1.1.0@sha256:") {
+		t.Errorf("rollback commit message:\n%s", msg)
+	}
+	if vars := git.Git(t, "show", "main:k8s/deployment-variables.yaml"); !strings.Contains(vars, `IMAGE_TAG: "v1.3.0"`) {
+		t.Errorf("variables file on main:\n%s", vars)
+	}
+	if _, err := crane.Digest(registry + "/notes/manifests:v1.3.0"); err != nil {
+		t.Errorf("no artifact v1.3.0: %v", err)
+	}
+
+	// v3 drops a column v1 reads: rolling back from it is refused before any write.
+	ship(exampleWith(t, pinned, index, "ALTER TABLE notes DROP COLUMN created_at;"), "v1.4.0")
+	writes, head = reg.Writes.Load(), git.Git(t, "rev-parse", "main")
+	out, err = rollback("v1.5.0")
+	if err == nil || !strings.Contains(err.Error(), "rollback refused") || !strings.Contains(err.Error(), "rollback target is incompatible with the live schema") ||
+		!strings.Contains(err.Error(), "the way out is forward") || !strings.Contains(out+err.Error(), `column "created_at" does not exist`) {
+		t.Errorf("rollback from a schema the target cannot read = %v\n%s", err, out)
+	}
+	t.Logf("refused rollback:\n%s\n%v", out, err)
+	if !strings.Contains(out, "compat    failed") {
+		t.Errorf("the output does not show the failing check:\n%s", out)
+	}
+	if reg.Writes.Load() != writes || git.Git(t, "rev-parse", "main") != head {
+		t.Errorf("a refused rollback wrote: %v, main %s -> %s", reg.Written()[writes:], head, git.Git(t, "rev-parse", "main"))
+	}
+
+	// Bad input: refused before anything runs or is written.
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"target gone", []string{"--to", "v0.9.0"}, "the target v0.9.0: finding image " + registry + "/notes:v0.9.0"},
+		{"target is live", []string{"--to", "v1.4.0"}, "v1.4.0 is the live release already"},
+		{"tag not newer", []string{"--tag", "v1.0.0"}, "the new tag v1.0.0 is not newer than the live v1.4.0"},
+		{"bad target", []string{"--to", "bad tag!"}, "rollback target: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			writes := reg.Writes.Load()
+			args := append([]string{"rollback"}, common...)
+			if !slices.Contains(c.args, "--tag") {
+				args = append(args, "--tag", "v1.5.0")
+			}
+			out, err := run(t, append(args, c.args...)...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("rollback %v = %v, want %q\n%s", c.args, err, c.want, out)
+			}
+			if reg.Writes.Load() != writes || git.Git(t, "rev-parse", "main") != head {
+				t.Errorf("wrote: %v", reg.Written()[writes:])
+			}
+		})
+	}
+}
