@@ -44,7 +44,7 @@ type releaseFlags struct {
 	rollback     bool
 	rollbackTo   string
 	historyDepth int
-	pre                    preflightFlags
+	pre          preflightFlags
 	// progressOut receives progress lines in text output (nil for JSON).
 	progressOut io.Writer
 	// cluster steps

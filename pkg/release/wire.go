@@ -103,7 +103,7 @@ type Setup struct {
 	// HistoryDepth is how many commits of the branch a rollback reads for its releases
 	// (default gitops.DefaultHistoryDepth).
 	HistoryDepth int
-	Progress       func(Step)
+	Progress     func(Step)
 }
 
 // Build wires the release of p, with the steps p was resolved for (Resolve: images,
