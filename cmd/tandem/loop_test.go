@@ -35,16 +35,23 @@ type loop struct {
 
 func newLoop(t *testing.T, interval string) *loop {
 	testcluster.RequireFlux(t)
-	c := testcluster.ForTest(t, testcluster.WithControllers(), testcluster.WithFlux())
-	ctx := context.Background()
 	reg := testregistry.New(t, "", "") // source-controller pulls anonymously
-	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	spec := manifest.Spec{App: "shop", Namespace: "shop", Image: reg.Host + "/shop", MigrationCommand: []string{"/app/hello", "migrate"},
 		WaiterImage: manifest.TandemWaiterImage, WaiterLogs: true, Tag: "v1.0.0"}
 	k8s, err := manifest.Files(spec)
 	if err != nil {
+		t.Fatal(err)
+	}
+	return newLoopWith(t, interval, reg, spec, k8s)
+}
+
+// newLoopWith starts the loop for the app of spec (its App, Namespace and Image name the
+// Flux objects), with k8s as the repository's k8s/ folder.
+func newLoopWith(t *testing.T, interval string, reg *testregistry.Registry, spec manifest.Spec, k8s map[string][]byte) *loop {
+	testcluster.RequireFlux(t)
+	c := testcluster.ForTest(t, testcluster.WithControllers(), testcluster.WithFlux())
+	ctx := context.Background()
+	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: spec.Namespace}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	git := testgit.New(t, "ci", "git-token", testgit.Under("k8s", k8s))
@@ -58,8 +65,8 @@ func newLoop(t *testing.T, interval string) *loop {
 		t.Fatal(err)
 	}
 	fluxDir := t.TempDir()
-	os.WriteFile(filepath.Join(fluxDir, "shop.yaml"), fluxYAML, 0o644)
-	os.WriteFile(filepath.Join(fluxDir, "kustomization.yaml"), []byte("resources: [shop.yaml]\n"), 0o644)
+	os.WriteFile(filepath.Join(fluxDir, spec.App+".yaml"), fluxYAML, 0o644)
+	os.WriteFile(filepath.Join(fluxDir, "kustomization.yaml"), []byte("resources: ["+spec.App+".yaml]\n"), 0o644)
 	m, err := manifest.Build(context.Background(), fluxDir)
 	if err != nil {
 		t.Fatal(err)

@@ -1,17 +1,26 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/name"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/tandem-ci/tandem/internal/testcluster"
 	"github.com/tandem-ci/tandem/internal/testgit"
 	"github.com/tandem-ci/tandem/internal/testregistry"
+	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/release"
 )
@@ -151,4 +160,145 @@ func TestRollback(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRollbackLoop (issue 21) on the local control plane with the real source- and
+// kustomize-controller: examples/go-postgres released as v1 (adds a column) and v2 (adds
+// an index), each migration Job's pod run for real against one PostgreSQL by the test's
+// kubelet; then `tandem rollback --reconcile --watch`. The Deployment runs v1's service
+// digest under the new tag, the database keeps v2's schema, and every migration ran once.
+func TestRollbackLoop(t *testing.T) {
+	testcluster.RequireFlux(t)
+	if _, err := preflight.PostgresBinDir(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set: .ci/run must install postgresql: %v", err)
+		}
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg := testregistry.New(t, "", "")
+	registry := reg.Host + "/tandem"
+	files := exampleK8s(t, registry)
+	// No node runs the migration's pod: the test's kubelet below does, for real.
+	job := filepath.Join(t.TempDir(), "migration-job.yaml")
+	os.WriteFile(job, files["migration-job.yaml"], 0o644)
+	if err := testcluster.KeepOffNodes(job); err != nil {
+		t.Fatal(err)
+	}
+	files["migration-job.yaml"], _ = os.ReadFile(job)
+	l := newLoopWith(t, "1h", reg, manifest.Spec{App: "notes", Namespace: "notes", Image: registry + "/notes"}, files)
+
+	pg, err := preflight.StartPostgres(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	runner, err := preflight.NewLocal(nil, 0, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runner.Close()
+	var mu sync.Mutex
+	runs := map[string]int{}
+	go testcluster.RunJobPods(ctx, l.c.Kube, "notes", func(ctx context.Context, pod *corev1.Pod) error {
+		c := pod.Spec.Containers[0]
+		out, err := runner.Run(ctx, preflight.Container{Image: c.Image, Command: c.Command, Args: c.Args}, []string{"DATABASE_URL=" + pg.URL})
+		mu.Lock()
+		runs[pod.Labels["batch.kubernetes.io/job-name"]]++
+		mu.Unlock()
+		t.Logf("ran %s (%s): %v\n%s", pod.Name, c.Image, err, out)
+		return err
+	})
+
+	common := []string{"--app", "notes", "--registry", registry, "--repo-url", l.git.RepoURL, "--branch", "main", "--git-username", "ci",
+		"--checkout", t.TempDir(), "--insecure", "--reconcile", "--watch", "--kubeconfig", l.c.Kubeconfig, "-n", "notes", "--timeout", "90s"}
+	pinned := "ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;"
+	index := "CREATE INDEX notes_created_at ON notes (created_at);"
+	for _, r := range []struct {
+		tag string
+		ups []string
+	}{{"v1.1.0", []string{pinned}}, {"v1.2.0", []string{pinned, index}}} {
+		if out, err := run(t, append([]string{"release", "--source", exampleWith(t, r.ups...), "--package", "./cmd/notes", "--tag", r.tag}, common...)...); err != nil {
+			t.Fatalf("release %s: %v\n%s\nlogs in %s", r.tag, err, out, l.c.LogDir())
+		}
+	}
+	v2, err := preflight.DumpSchema(ctx, pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(v2, "notes_created_at") || !strings.Contains(v2, "pinned") {
+		t.Fatalf("after v1.2.0's Job the schema lacks its changes:\n%s", v2)
+	}
+
+	start := time.Now()
+	out, err := run(t, append([]string{"rollback", "--tag", "v1.3.0", "--compat-check", "/notes", "-o", "json"}, common...)...)
+	if err != nil {
+		t.Fatalf("rollback: %v\n%s\nlogs in %s", err, out, l.c.LogDir())
+	}
+	var res release.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Logf("rollback v1.2.0 -> v1.1.0 as v1.3.0, to Deployment ready: %s", time.Since(start).Round(time.Millisecond))
+	for _, s := range res.Steps {
+		t.Logf("  %-9s %-6s %8s  %s", s.Name, s.Status, s.Duration.Round(time.Millisecond), s.Detail)
+	}
+	for _, p := range res.Preflight.Phases {
+		t.Logf("    %s", p.Line())
+	}
+
+	d, err := l.c.Kube.AppsV1().Deployments("notes").Get(ctx, "notes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := d.Spec.Template.Spec.Containers[0].Image; img != registry+"/notes:v1.3.0" || d.Status.AvailableReplicas < 1 {
+		t.Errorf("Deployment runs %s with %d available, want %s/notes:v1.3.0", img, d.Status.AvailableReplicas, registry)
+	}
+	v1, err1 := crane.Digest(registry + "/notes:v1.1.0")
+	v3, err3 := crane.Digest(registry + "/notes:v1.3.0")
+	if err1 != nil || err3 != nil || v1 != v3 {
+		t.Errorf("the rollback's service image is %s (%v), want v1.1.0's digest %s (%v)", v3, err3, v1, err1)
+	}
+	after, err := preflight.DumpSchema(ctx, pg.URL)
+	if err != nil || after != v2 {
+		t.Errorf("the rollback changed the schema (%v):\n%s", err, diffLines(v2, after))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, j := range []string{"notes-migration-v1.1.0", "notes-migration-v1.2.0", "notes-migration-v1.3.0"} {
+		if runs[j] != 1 {
+			t.Errorf("Job %s ran %d times, want once (all: %v)", j, runs[j], runs)
+		}
+	}
+	// goose recorded each migration once: none was applied twice.
+	psql := filepath.Join(must(preflight.PostgresBinDir()), "psql")
+	dup, err := exec.Command(psql, pg.URL, "-Atc", "SELECT version_id FROM goose_db_version GROUP BY version_id HAVING count(*) > 1").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(dup)) != "" {
+		t.Errorf("migrations applied twice: %q (%v)", dup, err)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// diffLines lists the lines only in a ("- ") and only in b ("+ ").
+func diffLines(a, b string) string {
+	in := func(s, l string) bool { return slices.Contains(strings.Split(s, "\n"), l) }
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if !in(b, l) {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if !in(a, l) {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

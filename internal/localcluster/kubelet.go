@@ -35,6 +35,51 @@ func FailJobPod(ctx context.Context, kube kubernetes.Interface, ns, job string) 
 	return time.Now()
 }
 
+// RunJobPods plays the kubelet for the pods of Jobs in ns that no node runs (see
+// KeepOffNodes): each new pod is handed to run once, and its status written as a kubelet
+// does when the container exits: Succeeded when run returns nil, else Failed with exit
+// code 1. It returns when ctx ends.
+func RunJobPods(ctx context.Context, kube kubernetes.Interface, ns string, run func(ctx context.Context, pod *corev1.Pod) error) {
+	done := map[string]bool{}
+	for ctx.Err() == nil {
+		pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name"})
+		if err == nil {
+			for i := range pods.Items {
+				p := &pods.Items[i]
+				if done[string(p.UID)] || p.Status.Phase != corev1.PodPending || p.Spec.NodeName != "" {
+					continue
+				}
+				done[string(p.UID)] = true
+				started := metav1.Now()
+				runErr := run(ctx, p)
+				state := &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: started, FinishedAt: metav1.Now()}
+				p.Status.Phase = corev1.PodSucceeded
+				if runErr != nil {
+					state.ExitCode, state.Reason, state.Message = 1, "Error", runErr.Error()
+					p.Status.Phase = corev1.PodFailed
+				}
+				p.Status.StartTime = &started
+				p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image,
+					State: corev1.ContainerState{Terminated: state}}}
+				for ctx.Err() == nil {
+					if _, err := kube.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err == nil {
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+					if fresh, err := kube.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{}); err == nil {
+						fresh.Status = p.Status
+						p = fresh
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // CreateJob creates a one-container migration Job ns/name (backoffLimit 0) for the
 // waiters to wait for; nothing runs it unless the cluster has controllers.
 func CreateJob(ctx context.Context, kube kubernetes.Interface, ns, name string) (*batchv1.Job, error) {

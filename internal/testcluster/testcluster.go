@@ -28,6 +28,9 @@ func WithControllers() Option { return localcluster.WithControllers() }
 // FailJobPod plays the kubelet failing the Job's pod (see localcluster.FailJobPod).
 var FailJobPod = localcluster.FailJobPod
 
+// RunJobPods plays the kubelet running the Jobs' pods (see localcluster.RunJobPods).
+var RunJobPods = localcluster.RunJobPods
+
 // KeepOffNodes keeps a Job manifest's pod off every node (see localcluster.KeepOffNodes).
 var KeepOffNodes = localcluster.KeepOffNodes
 
