@@ -977,6 +977,181 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*Tandem).Render(&parent, ctx, source, path, tag)
+		case "Rollback":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var source *dagger.Directory
+			if inputArgs["source"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
+				}
+			}
+			var app string
+			if inputArgs["app"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["app"]), &app)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg app", err))
+				}
+			}
+			var registry string
+			if inputArgs["registry"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["registry"]), &registry)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registry", err))
+				}
+			}
+			var repoUrl string
+			if inputArgs["repoUrl"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["repoUrl"]), &repoUrl)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repoUrl", err))
+				}
+			}
+			var branch string
+			if inputArgs["branch"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["branch"]), &branch)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg branch", err))
+				}
+			}
+			var gitToken *dagger.Secret
+			if inputArgs["gitToken"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gitToken"]), &gitToken)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitToken", err))
+				}
+			}
+			var to string
+			if inputArgs["to"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["to"]), &to)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg to", err))
+				}
+			}
+			var gitUsername string
+			if inputArgs["gitUsername"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gitUsername"]), &gitUsername)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitUsername", err))
+				}
+			}
+			var tag string
+			if inputArgs["tag"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["tag"]), &tag)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tag", err))
+				}
+			}
+			var pipelineId string
+			if inputArgs["pipelineId"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["pipelineId"]), &pipelineId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg pipelineId", err))
+				}
+			}
+			var jobId string
+			if inputArgs["jobId"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["jobId"]), &jobId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobId", err))
+				}
+			}
+			var tagFormat string
+			if inputArgs["tagFormat"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["tagFormat"]), &tagFormat)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tagFormat", err))
+				}
+			}
+			var registryUsername string
+			if inputArgs["registryUsername"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["registryUsername"]), &registryUsername)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryUsername", err))
+				}
+			}
+			var registryPassword *dagger.Secret
+			if inputArgs["registryPassword"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["registryPassword"]), &registryPassword)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryPassword", err))
+				}
+			}
+			var path string
+			if inputArgs["path"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["path"]), &path)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg path", err))
+				}
+			}
+			var file string
+			if inputArgs["file"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["file"]), &file)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg file", err))
+				}
+			}
+			var authorName string
+			if inputArgs["authorName"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["authorName"]), &authorName)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorName", err))
+				}
+			}
+			var authorEmail string
+			if inputArgs["authorEmail"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["authorEmail"]), &authorEmail)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorEmail", err))
+				}
+			}
+			var kubeconfig *dagger.Secret
+			if inputArgs["kubeconfig"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["kubeconfig"]), &kubeconfig)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg kubeconfig", err))
+				}
+			}
+			var fluxNamespace string
+			if inputArgs["fluxNamespace"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["fluxNamespace"]), &fluxNamespace)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg fluxNamespace", err))
+				}
+			}
+			var fluxName string
+			if inputArgs["fluxName"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["fluxName"]), &fluxName)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg fluxName", err))
+				}
+			}
+			var dryRun bool
+			if inputArgs["dryRun"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["dryRun"]), &dryRun)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dryRun", err))
+				}
+			}
+			var compatCheck string
+			if inputArgs["compatCheck"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["compatCheck"]), &compatCheck)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg compatCheck", err))
+				}
+			}
+			var releaseBranch string
+			if inputArgs["releaseBranch"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["releaseBranch"]), &releaseBranch)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg releaseBranch", err))
+				}
+			}
+			return (*Tandem).Rollback(&parent, ctx, source, app, registry, repoUrl, branch, gitToken, to, gitUsername, tag, pipelineId, jobId, tagFormat, registryUsername, registryPassword, path, file, authorName, authorEmail, kubeconfig, fluxNamespace, fluxName, dryRun, compatCheck, releaseBranch)
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

@@ -30,6 +30,9 @@ type ReleaseArgs struct {
 	FluxName            string `json:"fluxName"`
 	Prebuilt            bool   `json:"prebuilt"`
 	ReleaseBranch       string `json:"releaseBranch"`
+	// Rollback only: the job ID of .JobID tag formats, and the target.
+	JobId string `json:"jobId"`
+	To    string `json:"to"`
 }
 
 // Fields says, per release.Config field, which argument of the module gives it.
@@ -46,6 +49,7 @@ var Fields = map[string]string{
 	"Branch":              "argument branch",
 	"ReleaseBranch":       "argument releaseBranch",
 	"ExtraTags":           "argument extraTags",
+	"RollbackTo":          "argument to",
 }
 
 // Config is the Dagger door's mapping onto the release configuration every door shares:
@@ -56,11 +60,12 @@ func (a ReleaseArgs) Config(gitToken, registryPassword string) release.Config {
 		App: a.App, Registry: a.Registry,
 		ServiceRepository: a.ServiceRepository, MigrationRepository: a.MigrationRepository, ArtifactRepository: a.ArtifactRepository,
 		ManifestsPath: a.Path, VariablesFile: a.File,
-		Tag:     tag.Config{Explicit: a.Tag, PipelineID: a.PipelineId, CommitSHA: a.CommitSha, Format: a.TagFormat, Branch: a.Branch},
+		Tag:     tag.Config{Explicit: a.Tag, PipelineID: a.PipelineId, JobID: a.JobId, CommitSHA: a.CommitSha, Format: a.TagFormat, Branch: a.Branch},
 		RepoURL: a.RepoUrl, Branch: a.Branch, ReleaseBranch: a.ReleaseBranch, GitUsername: a.GitUsername, GitToken: gitToken,
 		AuthorName: a.AuthorName, AuthorEmail: a.AuthorEmail,
 		RegistryUsername: a.RegistryUsername, RegistryPassword: registryPassword,
 		Prebuilt:      a.Prebuilt,
 		FluxNamespace: a.FluxNamespace, FluxSource: a.FluxName,
+		RollbackTo: a.To,
 	}
 }

@@ -176,13 +176,15 @@ func TestGitLabPipelinesValidate(t *testing.T) {
 	}
 }
 
-// TestGitLabReleaseRules: the release job runs on the default branch only: not in a
-// merge-request pipeline, a tag pipeline or on another branch, for both engines.
+// TestGitLabReleaseRules: the release job and the manual rollback job run on the
+// default branch only: not in a merge-request pipeline, a tag pipeline or on another
+// branch, for both engines.
 func TestGitLabReleaseRules(t *testing.T) {
 	t.Parallel()
 	bin := gitlabCILocal(t)
 	for _, engine := range []string{"dagger", "binary"} {
 		job := map[string]string{"dagger": "tandem-release", "binary": "tandem-release-binary"}[engine]
+		rollbackJob := strings.Replace(job, "release", "rollback", 1)
 		pipeline := "include:\n  - local: templates/release.yml\n    inputs:\n      app: shop\n      engine: " + engine + "\nstages: [deploy]\n"
 		dir := workspace(t, "acme/shop", map[string]string{".gitlab-ci.yml": pipeline, "templates/release.yml": readRoot(t, "templates/release.yml")})
 		for name, c := range map[string]struct {
@@ -203,8 +205,11 @@ func TestGitLabReleaseRules(t *testing.T) {
 				t.Fatalf("%s %s: %v\n%s", engine, name, err, out)
 			}
 			jobs := listed(out)
-			if slices.Contains(jobs, job) != c.runs || len(jobs) > 1 {
-				t.Errorf("%s, %s: jobs %v, want %s: %v", engine, name, jobs, job, c.runs)
+			if slices.Contains(jobs, job) != c.runs || slices.Contains(jobs, rollbackJob) != c.runs || len(jobs) > 2 {
+				t.Errorf("%s, %s: jobs %v, want %s and %s: %v", engine, name, jobs, job, rollbackJob, c.runs)
+			}
+			if c.runs && !regexp.MustCompile(`(?m)^`+rollbackJob+`\s.*\bmanual\b`).MatchString(out) {
+				t.Errorf("%s: the rollback job is not manual:\n%s", engine, out)
 			}
 		}
 	}
@@ -265,7 +270,8 @@ func TestGitLabDaggerCalls(t *testing.T) {
 		t.Errorf("the test job does not run bash .ci/run:\n%s", s)
 	}
 	calls := 0
-	for name, job := range map[string]any{"release-example": ownPipeline["release-example"], "lint": ownPipeline["lint"], "tandem-release": compPipeline["tandem-release"]} {
+	for name, job := range map[string]any{"release-example": ownPipeline["release-example"], "lint": ownPipeline["lint"], "tandem-release": compPipeline["tandem-release"],
+		"tandem-rollback": compPipeline["tandem-rollback"]} {
 		s := scripts(job)
 		if !strings.Contains(s, "dagger ") {
 			t.Errorf("%s runs no dagger call:\n%s", name, s)
@@ -275,12 +281,12 @@ func TestGitLabDaggerCalls(t *testing.T) {
 		for _, p := range append(checkDagger(fns, s), checkDaggerKinds(kinds, s)...) {
 			t.Errorf("%s: %s", name, p)
 		}
-		if name == "tandem-release" && !strings.Contains(s, "--path=deploy/k8s") {
+		if strings.HasPrefix(name, "tandem-") && !strings.Contains(s, "--path=deploy/k8s") {
 			t.Errorf("the component does not pass manifests_path on:\n%s", s)
 		}
 	}
-	if calls != 3 {
-		t.Fatalf("checked %d dagger jobs, want 3", calls)
+	if calls != 4 {
+		t.Fatalf("checked %d dagger jobs, want 4", calls)
 	}
 	// The kind check fails on a secret passed as plain text.
 	if got := checkDaggerKinds(kinds, "dagger call release --git-token=$TOKEN --dry-run=yes"); len(got) != 2 {

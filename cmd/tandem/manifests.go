@@ -221,8 +221,9 @@ func tagFlags(cmd *cobra.Command, cfg *tag.Config) {
 	envCfg := tag.FromEnv(nil)
 	f := cmd.Flags()
 	f.StringVar(&cfg.Explicit, "tag", envCfg.Explicit, "release tag ($TANDEM_TAG); default computed from $CI_PIPELINE_ID or the git commit")
-	f.StringVar(&cfg.Format, "tag-format", envCfg.Format, "format for pipeline tags, Go template over .PipelineID .ShortSHA .CommitSHA .Branch ($TANDEM_TAG_FORMAT; default "+tag.DefaultFormat+")")
+	f.StringVar(&cfg.Format, "tag-format", envCfg.Format, "format for pipeline tags, Go template over .PipelineID .JobID .ShortSHA .CommitSHA .Branch ($TANDEM_TAG_FORMAT; default "+tag.DefaultFormat+")")
 	f.StringVar(&cfg.PipelineID, "pipeline-id", envCfg.PipelineID, "pipeline ID ($CI_PIPELINE_ID)")
+	f.StringVar(&cfg.JobID, "job-id", envCfg.JobID, "job ID, for formats using .JobID ($CI_JOB_ID)")
 	f.StringVar(&cfg.CommitSHA, "commit", envCfg.CommitSHA, "commit SHA ($CI_COMMIT_SHA)")
 	f.StringVar(&cfg.RepoDir, "repo", ".", "git repository whose HEAD gives the fallback tag")
 	cfg.Branch = envCfg.Branch

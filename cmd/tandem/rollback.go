@@ -5,6 +5,7 @@ import (
 
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/release"
+	"github.com/tandem-ci/tandem/pkg/tag"
 )
 
 func newRollbackCmd() *cobra.Command {
@@ -36,6 +37,11 @@ then the artifact, and --reconcile/--watch as for a release.`,
 	}
 	tagFlags(cmd, &f.tag)
 	fs := cmd.Flags()
+	// A rollback's tag must be newer than the release of its own pipeline.
+	format := fs.Lookup("tag-format")
+	f.tag.Format = firstOf(env("TANDEM_ROLLBACK_TAG_FORMAT"), tag.DefaultRollbackFormat)
+	format.DefValue = f.tag.Format
+	format.Usage = "format of the rollback's tag, Go template over .PipelineID .JobID .ShortSHA .CommitSHA .Branch ($TANDEM_ROLLBACK_TAG_FORMAT): newer than the live release's"
 	f.rollback = true
 	fs.StringVar(&f.rollbackTo, "to", env("TANDEM_ROLLBACK_TO"), "the release to go back to ($TANDEM_ROLLBACK_TO; default: the release before the live one)")
 	fs.IntVar(&f.historyDepth, "history-depth", gitops.DefaultHistoryDepth, "commits of the branch read to find the live release and the one before it")

@@ -17,6 +17,11 @@ import (
 // follows the newest artifact because pipeline IDs only grow.
 const DefaultFormat = "v1.{{.PipelineID}}.0"
 
+// DefaultRollbackFormat is the format of a rollback's tag: newer than the release of
+// the same pipeline (v1.<id>.0), older than any later pipeline's, and a retried rollback
+// job (a new job ID) gets a new one.
+const DefaultRollbackFormat = "v1.{{.PipelineID}}.{{.JobID}}"
+
 // Source says where a computed tag came from.
 type Source string
 
@@ -36,6 +41,7 @@ type Config struct {
 	Explicit   string
 	Format     string
 	PipelineID string
+	JobID      string // $CI_JOB_ID, for formats using .JobID
 	CommitSHA  string
 	Branch     string
 	RepoDir    string
@@ -44,6 +50,7 @@ type Config struct {
 // FormatData is what a Format template sees.
 type FormatData struct {
 	PipelineID string
+	JobID      string
 	CommitSHA  string
 	ShortSHA   string
 	Branch     string
@@ -64,6 +71,7 @@ func FromEnv(getenv func(string) string) Config {
 		Explicit:   getenv("TANDEM_TAG"),
 		Format:     getenv("TANDEM_TAG_FORMAT"),
 		PipelineID: getenv("CI_PIPELINE_ID"),
+		JobID:      getenv("CI_JOB_ID"),
 		CommitSHA:  getenv("CI_COMMIT_SHA"),
 		Branch:     getenv("CI_COMMIT_BRANCH"),
 	}
@@ -118,8 +126,11 @@ func render(cfg Config, pipelineID string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("parsing tag format %q: %w", format, err)
 	}
+	if strings.Contains(format, ".JobID") && cfg.JobID == "" {
+		return "", fmt.Errorf("tag format %q uses .JobID: set CI_JOB_ID (GitLab does) or give the job ID", format)
+	}
 	var b bytes.Buffer
-	data := FormatData{PipelineID: pipelineID, CommitSHA: cfg.CommitSHA, ShortSHA: shortSHA(cfg.CommitSHA), Branch: cfg.Branch}
+	data := FormatData{PipelineID: pipelineID, JobID: cfg.JobID, CommitSHA: cfg.CommitSHA, ShortSHA: shortSHA(cfg.CommitSHA), Branch: cfg.Branch}
 	if err := tmpl.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering tag format %q: %w", format, err)
 	}

@@ -18,6 +18,7 @@ func TestCompute(t *testing.T) {
 	}{
 		{"explicit wins", tag.Config{Explicit: "v2.0.0", PipelineID: "7"}, tag.Result{Tag: "v2.0.0", Source: tag.SourceExplicit}},
 		{"pipeline default format", tag.Config{PipelineID: "2286938253"}, tag.Result{Tag: "v1.2286938253.0", Source: tag.SourcePipeline}},
+		{"rollback format", tag.Config{PipelineID: "12", JobID: "345", Format: tag.DefaultRollbackFormat}, tag.Result{Tag: "v1.12.345", Source: tag.SourcePipeline}},
 		{"pipeline with leading zeros stays semver", tag.Config{PipelineID: "007"}, tag.Result{Tag: "v1.7.0", Source: tag.SourcePipeline}},
 		{"pipeline custom format", tag.Config{PipelineID: "12", CommitSHA: "abcdef0123456789", Format: "v2.{{.PipelineID}}.0-{{.ShortSHA}}"}, tag.Result{Tag: "v2.12.0-abcdef01", Source: tag.SourcePipeline}},
 		{"commit fallback", tag.Config{CommitSHA: "0123456789abcdef"}, tag.Result{Tag: "01234567", Source: tag.SourceCommit}},
@@ -68,6 +69,7 @@ func TestComputeErrors(t *testing.T) {
 		{"pipeline not numeric", tag.Config{PipelineID: "abc"}, `CI_PIPELINE_ID "abc" is not a number`},
 		{"bad format", tag.Config{PipelineID: "1", Format: "{{.Nope"}, "parsing tag format"},
 		{"unknown field", tag.Config{PipelineID: "1", Format: "{{.Nope}}"}, "rendering tag format"},
+		{"job ID missing", tag.Config{PipelineID: "1", Format: tag.DefaultRollbackFormat}, "uses .JobID: set CI_JOB_ID"},
 		{"format gives invalid tag", tag.Config{PipelineID: "1", Format: "V{{.PipelineID}}"}, "must be lowercase"},
 		{"not a repository", tag.Config{RepoDir: os.TempDir()}, "opening git repository"},
 	}
