@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/tandem-ci/tandem/internal/testgit"
 	"github.com/tandem-ci/tandem/internal/testregistry"
 	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/preflight"
 )
 
 // GitLabCILocalVersion is the interpreter the tests pin (newer ones need Node 22).
@@ -379,5 +381,79 @@ func TestGitLabComponentBinaryEngine(t *testing.T) {
 				t.Errorf("after the older pipeline, %s on main:\n%s", vars, got)
 			}
 		})
+	}
+}
+
+// TestGitLabComponentRollback runs the component's manual tandem-rollback-binary job
+// with the shell executor against the loopback registry and git server: after two
+// releases of examples/go-postgres, the job proves the first on the live schema (a
+// throwaway PostgreSQL) and releases v1.<pipeline>.<job> with its images.
+func TestGitLabComponentRollback(t *testing.T) {
+	bin := gitlabCILocal(t)
+	if _, err := preflight.PostgresBinDir(); err != nil {
+		t.Fatalf("the rollback's proof needs PostgreSQL: %v", err)
+	}
+	tandemBin := tandemBinary(t)
+	reg := testregistry.New(t, "gitlab-ci-token", "job-token-secret")
+	registryImage := reg.Host + "/acme/notes"
+	k8s := exampleK8s(t, registryImage)
+	git := testgit.New(t, "project_7_bot", "deploy-token-secret", testgit.Under("k8s", k8s))
+	files := map[string]string{"templates/release.yml": readRoot(t, "templates/release.yml"),
+		".gitlab-ci.yml": "include:\n  - local: templates/release.yml\n    inputs:\n      app: notes\n      engine: binary\n      compat_check: /notes\n      git_username: project_7_bot\nstages: [deploy]\n"}
+	for f, c := range testgit.Under("k8s", k8s) {
+		files[f] = c
+	}
+	dir := workspace(t, "acme/notes", files)
+
+	// Two releases (v1.42.0, v1.43.0) made by the CLI, as the release job would.
+	t.Setenv("TANDEM_GIT_TOKEN", "deploy-token-secret")
+	t.Setenv("TANDEM_REGISTRY_PASSWORD", "job-token-secret")
+	t.Setenv("CI_PROJECT_URL", "")
+	t.Setenv("CI_REGISTRY_IMAGE", "")
+	for i, ups := range [][]string{{"ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;"}, {"ALTER TABLE notes ADD COLUMN pinned boolean NOT NULL DEFAULT false;", "CREATE INDEX notes_created_at ON notes (created_at);"}} {
+		tag := fmt.Sprintf("v1.%d.0", 42+i)
+		if out, err := run(t, "release", "--source", exampleWith(t, ups...), "--package", "./cmd/notes", "--app", "notes", "--registry", registryImage,
+			"--registry-username", "gitlab-ci-token", "--repo-url", git.RepoURL, "--branch", "main", "--git-username", "project_7_bot", "--checkout", dir, "--tag", tag); err != nil {
+			t.Fatalf("release %s: %v\n%s", tag, err, out)
+		}
+	}
+
+	args := []string{"tandem-rollback-binary", "--force-shell-executor", "--quiet=false"}
+	for _, v := range []string{"CI_REGISTRY=" + reg.Host, "CI_REGISTRY_IMAGE=" + registryImage, "CI_REGISTRY_USER=gitlab-ci-token",
+		"CI_REGISTRY_PASSWORD=job-token-secret", "CI_PROJECT_URL=" + strings.TrimSuffix(git.RepoURL, ".git"),
+		"CI_COMMIT_BRANCH=main", "CI_DEFAULT_BRANCH=main", "CI_PIPELINE_ID=43", "CI_JOB_ID=7001",
+		"CI_COMMIT_SHA=0123456789abcdef0123456789abcdef01234567", "TANDEM_GIT_TOKEN=deploy-token-secret",
+		"GITLAB_USER_NAME=Ada Lovelace", "GITLAB_USER_EMAIL=ada@example.com"} {
+		args = append(args, "--variable", v)
+	}
+	start := time.Now()
+	out, err := gcl(t, bin, dir, []string{"PATH=" + tandemBin + string(os.PathListSeparator) + os.Getenv("PATH")}, args...)
+	t.Logf("gitlab-ci-local ran the rollback job in %s", time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		t.Fatalf("rollback job failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{"rollback v1.43.7001", "v1.42.0 proved on the live schema of v1.43.0", "rolled back: v1.43.7001 runs v1.42.0's images"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the job log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"deploy-token-secret", "job-token-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the job log shows a secret:\n%s", out)
+		}
+	}
+	if got := git.Git(t, "show", "main:k8s/deployment-variables.yaml"); !strings.Contains(got, `IMAGE_TAG: "v1.43.7001"`) {
+		t.Errorf("variables file on main:\n%s", got)
+	}
+	if msg := git.Git(t, "log", "-1", "--format=%s|%an", "main"); msg != "ci: roll notes back to v1.42.0 as v1.43.7001 [skip ci]|Ada Lovelace" {
+		t.Errorf("rollback commit = %q", msg)
+	}
+	auth := crane.WithAuth(authn.FromConfig(authn.AuthConfig{Username: "gitlab-ci-token", Password: "job-token-secret"}))
+	for _, repo := range []string{"notes", "notes-migration"} {
+		old, err1 := crane.Digest(registryImage+"/"+repo+":v1.42.0", auth)
+		now, err2 := crane.Digest(registryImage+"/"+repo+":v1.43.7001", auth)
+		if err1 != nil || err2 != nil || old != now {
+			t.Errorf("%s:v1.43.7001 = %s (%v), want v1.42.0's %s (%v)", repo, now, err2, old, err1)
+		}
 	}
 }
