@@ -53,18 +53,27 @@ func exampleWith(t *testing.T, ups ...string) string {
 	return dir
 }
 
+// requirePostgres skips the test without PostgreSQL's server binaries, unless CI is set:
+// there .ci/run installs them.
+func requirePostgres(t *testing.T) string {
+	t.Helper()
+	dir, err := preflight.PostgresBinDir()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set: .ci/run must install postgresql: %v", err)
+		}
+		t.Skip(err)
+	}
+	return dir
+}
+
 // TestReleasePreflight: `tandem release --preflight` of examples/go-postgres. A broken
 // migration, and one the live release cannot run on, stop the release after the images:
 // the branch and the artifact stay as they were, and the output shows the phases and the
 // program's own error. A good one passes every phase and is committed. `tandem
 // preflight` runs the same alone.
 func TestReleasePreflight(t *testing.T) {
-	if _, err := preflight.PostgresBinDir(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set: .ci/run must install postgresql: %v", err)
-		}
-		t.Skip(err)
-	}
+	requirePostgres(t)
 	reg := testregistry.New(t, "", "")
 	registry := reg.Host + "/tandem"
 	files := exampleK8s(t, registry)

@@ -282,16 +282,30 @@ func newReleaseCmd() *cobra.Command {
 		Use:   "release",
 		Short: "Build (or find) both images, commit IMAGE_TAG [skip ci], push the manifests artifact",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := f.build(cmd, true)
-			if err != nil {
-				return err
-			}
-			return runRelease(cmd, f, r)
-		},
+		RunE:  f.runWhole,
 	}
 	f.bindRelease(cmd)
 	return cmd
+}
+
+// runWhole builds the whole release (or rollback) the flags describe and runs it.
+func (f *releaseFlags) runWhole(cmd *cobra.Command, _ []string) error {
+	r, err := f.build(cmd, true)
+	if err != nil {
+		return err
+	}
+	return runRelease(cmd, f, r)
+}
+
+// bindFlux binds the flags of the steps after the artifact: reconcile, watch, and the
+// Flux objects and cluster they talk to.
+func (f *releaseFlags) bindFlux(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.reconcile, "reconcile", false, "then ask Flux to reconcile (see tandem reconcile)")
+	fs.BoolVar(&f.watch, "watch", false, "then follow the migration Job and the rollout in --namespace (see tandem watch)")
+	fs.StringVar(&f.fluxNamespace, "flux-namespace", release.DefaultFluxNamespace, "namespace of the Flux OCIRepository and Kustomization")
+	fs.StringVar(&f.fluxSource, "flux-source", "", "OCIRepository to reconcile (default: --app)")
+	fs.StringVar(&f.fluxKustomization, "flux-kustomization", "", "Kustomization to reconcile (default: the OCIRepository's name; \"-\" to skip)")
+	f.cluster.bind(fs)
 }
 
 // bindRelease binds every flag of `tandem release`.
@@ -307,12 +321,7 @@ func (f *releaseFlags) bindRelease(cmd *cobra.Command) {
 	fs.BoolVar(&f.pushSuperseded, "push-superseded", false, "push the artifact even when a newer tag is already on the branch")
 	fs.BoolVar(&f.pre.enabled, "preflight", false, "after the images, prove the migration on a throwaway database before anything is committed (see tandem preflight)")
 	f.pre.bind(fs)
-	fs.BoolVar(&f.reconcile, "reconcile", false, "then ask Flux to reconcile (see tandem reconcile)")
-	fs.BoolVar(&f.watch, "watch", false, "then follow the migration Job and the rollout in --namespace (see tandem watch)")
-	fs.StringVar(&f.fluxNamespace, "flux-namespace", release.DefaultFluxNamespace, "namespace of the Flux OCIRepository and Kustomization")
-	fs.StringVar(&f.fluxSource, "flux-source", "", "OCIRepository to reconcile (default: --app)")
-	fs.StringVar(&f.fluxKustomization, "flux-kustomization", "", "Kustomization to reconcile (default: the OCIRepository's name; \"-\" to skip)")
-	f.cluster.bind(fs)
+	f.bindFlux(fs)
 }
 
 // newStepCmd makes a command running one release step alone.

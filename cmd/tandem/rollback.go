@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-ci/tandem/pkg/gitops"
-	"github.com/tandem-ci/tandem/pkg/release"
 	"github.com/tandem-ci/tandem/pkg/tag"
 )
 
@@ -22,18 +21,12 @@ rollback's Job runs it: it must leave the schema as it is), the target's service
 on it and the compat check. A refused rollback names the failing check: the way out is
 forward, a new release.
 
-Then it is a release of a new tag (the pipeline ID, as any release: Flux's semver range
-and the branch's guard stay true) whose service and migration images are the target's
-digests, tagged in the registry without a build; the commit says what it rolls back to,
-then the artifact, and --reconcile/--watch as for a release.`,
+Then it is a release of a new tag (v1.<pipeline>.<job> by default: newer than the live
+one, so Flux's semver range and the branch's guard stay true) whose service and migration
+images are the target's digests, tagged in the registry without a build; the commit says
+what it rolls back to, then the artifact, and --reconcile/--watch as for a release.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := f.build(cmd, true)
-			if err != nil {
-				return err
-			}
-			return runRelease(cmd, f, r)
-		},
+		RunE: f.runWhole,
 	}
 	tagFlags(cmd, &f.tag)
 	fs := cmd.Flags()
@@ -54,11 +47,6 @@ then the artifact, and --reconcile/--watch as for a release.`,
 	fs.BoolVar(&f.dryRun, "dry-run", false, "find the target and run the proof; tag, commit and push nothing")
 	f.pre.bind(fs)
 	f.pre.enabled = true
-	fs.BoolVar(&f.reconcile, "reconcile", false, "then ask Flux to reconcile (see tandem reconcile)")
-	fs.BoolVar(&f.watch, "watch", false, "then follow the migration Job and the rollout in --namespace (see tandem watch)")
-	fs.StringVar(&f.fluxNamespace, "flux-namespace", release.DefaultFluxNamespace, "namespace of the Flux OCIRepository and Kustomization")
-	fs.StringVar(&f.fluxSource, "flux-source", "", "OCIRepository to reconcile (default: --app)")
-	fs.StringVar(&f.fluxKustomization, "flux-kustomization", "", "Kustomization to reconcile (default: the OCIRepository's name; \"-\" to skip)")
-	f.cluster.bind(fs)
+	f.bindFlux(fs)
 	return cmd
 }

@@ -32,12 +32,7 @@ import (
 // that drops a column v1 reads makes the next rollback refuse before any registry or git
 // write, naming the failing check.
 func TestRollback(t *testing.T) {
-	if _, err := preflight.PostgresBinDir(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set: .ci/run must install postgresql: %v", err)
-		}
-		t.Skip(err)
-	}
+	requirePostgres(t)
 	reg := testregistry.New(t, "", "")
 	registry := reg.Host + "/tandem"
 	files := exampleK8s(t, registry)
@@ -169,12 +164,7 @@ func TestRollback(t *testing.T) {
 // digest under the new tag, the database keeps v2's schema, and every migration ran once.
 func TestRollbackLoop(t *testing.T) {
 	testcluster.RequireFlux(t)
-	if _, err := preflight.PostgresBinDir(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set: .ci/run must install postgresql: %v", err)
-		}
-		t.Skip(err)
-	}
+	requirePostgres(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	reg := testregistry.New(t, "", "")
@@ -272,18 +262,11 @@ func TestRollbackLoop(t *testing.T) {
 		}
 	}
 	// goose recorded each migration once: none was applied twice.
-	psql := filepath.Join(must(preflight.PostgresBinDir()), "psql")
+	psql := filepath.Join(requirePostgres(t), "psql")
 	dup, err := exec.Command(psql, pg.URL, "-Atc", "SELECT version_id FROM goose_db_version GROUP BY version_id HAVING count(*) > 1").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(dup)) != "" {
 		t.Errorf("migrations applied twice: %q (%v)", dup, err)
 	}
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 // diffLines lists the lines only in a ("- ") and only in b ("+ ").

@@ -26,10 +26,7 @@ func IsNotFound(err error) bool {
 func Find(ctx context.Context, serviceRepo, migrationRepo, tag string, opts ...PublishOption) (Result, error) {
 	start := time.Now()
 	o := newPublishOptions(opts)
-	var nameOpts []name.Option
-	if o.insecure {
-		nameOpts = append(nameOpts, name.Insecure)
-	}
+	nameOpts := o.nameOptions()
 	res := Result{Tag: tag}
 	var errs []error
 	for _, img := range []struct {

@@ -62,10 +62,7 @@ func WithInsecure() PublishOption { return func(o *publishOptions) { o.insecure 
 func Publish(ctx context.Context, b Built, serviceRepo, migrationRepo, tag string, opts ...PublishOption) (Result, error) {
 	start := time.Now()
 	o := newPublishOptions(opts)
-	var nameOpts []name.Option
-	if o.insecure {
-		nameOpts = append(nameOpts, name.Insecure)
-	}
+	nameOpts := o.nameOptions()
 	svcRef, err := name.NewTag(serviceRepo+":"+tag, nameOpts...)
 	if err != nil {
 		return Result{}, fmt.Errorf("parsing service image %s:%s: %w", serviceRepo, tag, err)
@@ -101,15 +98,20 @@ func Publish(ctx context.Context, b Built, serviceRepo, migrationRepo, tag strin
 // Push publishes one image as ref (repository:tag).
 func Push(ctx context.Context, img v1.Image, ref string, opts ...PublishOption) (Pushed, error) {
 	o := newPublishOptions(opts)
-	var nameOpts []name.Option
-	if o.insecure {
-		nameOpts = append(nameOpts, name.Insecure)
-	}
+	nameOpts := o.nameOptions()
 	t, err := name.NewTag(ref, nameOpts...)
 	if err != nil {
 		return Pushed{}, fmt.Errorf("parsing image reference %s: %w", ref, err)
 	}
 	return push(ctx, img, t, o)
+}
+
+// nameOptions parse references for the options' registry (plain HTTP when insecure).
+func (o publishOptions) nameOptions() []name.Option {
+	if o.insecure {
+		return []name.Option{name.Insecure}
+	}
+	return nil
 }
 
 func newPublishOptions(opts []PublishOption) publishOptions {

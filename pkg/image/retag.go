@@ -21,10 +21,7 @@ var ErrTagTaken = errors.New("tag already names other images")
 func Retag(ctx context.Context, serviceRepo, migrationRepo, from, to string, opts ...PublishOption) (Result, error) {
 	start := time.Now()
 	o := newPublishOptions(opts)
-	var nameOpts []name.Option
-	if o.insecure {
-		nameOpts = append(nameOpts, name.Insecure)
-	}
+	nameOpts := o.nameOptions()
 	res := Result{Tag: to}
 	type pair struct {
 		repo string
