@@ -8,9 +8,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
+	"dagger/tandem/doors"
 	"dagger/tandem/internal/dagger"
 )
 
@@ -35,4 +37,16 @@ func plaintext(ctx context.Context, s *dagger.Secret) (string, error) {
 		return "", nil
 	}
 	return s.Plaintext(ctx)
+}
+
+// engineError returns err as plain text the engine shows whole: for a failed container
+// exec, the module's wording (the step) and the tail of the program's output
+// (doors.ExecFailure). Returned as it is, an exec error reaches the user as "exit code:
+// 1" alone. Other errors are returned unchanged.
+func engineError(err error) error {
+	var ee *dagger.ExecError
+	if err == nil || !errors.As(err, &ee) {
+		return err
+	}
+	return errors.New(doors.ExecFailure(err.Error(), ee.Stdout, ee.Stderr))
 }

@@ -130,7 +130,7 @@ func (r *containerRunner) Database(ctx context.Context) (string, string, func(),
 		WithExposedPort(5432).
 		AsService(dagger.ContainerAsServiceOpts{UseEntrypoint: true, Args: []string{"postgres", "-c", "fsync=off", "-c", "full_page_writes=off"}})
 	if _, err := r.db.Start(ctx); err != nil {
-		return "", "", nil, fmt.Errorf("starting %s: %w", img, err)
+		return "", "", nil, engineError(fmt.Errorf("starting %s: %w", img, err))
 	}
 	stop := func() { r.db.Stop(context.WithoutCancel(ctx)) }
 	return "postgres://postgres@" + dbAlias + ":5432/postgres?sslmode=disable", "in a " + img + " service container", stop, nil
@@ -150,7 +150,7 @@ func (r *containerRunner) container(ctx context.Context, c preflight.Container, 
 		if strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "MANIFEST_UNKNOWN") {
 			return nil, nil, fmt.Errorf("%w: %s", preflight.ErrNoImage, c.Image)
 		}
-		return nil, nil, fmt.Errorf("pulling %s: %w", c.Image, err)
+		return nil, nil, engineError(fmt.Errorf("pulling %s: %w", c.Image, err))
 	}
 	cmd, err := ctr.DefaultArgs(ctx)
 	if err != nil {
@@ -171,7 +171,7 @@ func (r *containerRunner) Run(ctx context.Context, c preflight.Container, env []
 	ran := ctr.WithExec(argv, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
 	out, err := ran.CombinedOutput(ctx)
 	if err != nil {
-		return "", err
+		return "", engineError(fmt.Errorf("running %s: %w", c.Image, err))
 	}
 	code, err := ran.ExitCode(ctx)
 	if err != nil {
@@ -191,7 +191,7 @@ func (r *containerRunner) Schema(ctx context.Context, url string) (string, error
 	out, err := fresh(dag.Container().From(img)).WithServiceBinding(dbAlias, r.db).
 		WithExec([]string{"pg_dump", "--schema-only", "--no-owner", "--no-privileges", url}).Stdout(ctx)
 	if err != nil {
-		return "", fmt.Errorf("pg_dump --schema-only: %w", err)
+		return "", engineError(fmt.Errorf("pg_dump --schema-only: %w", err))
 	}
 	return preflight.NormalizeSchema(out), nil
 }
@@ -203,7 +203,7 @@ func (r *containerRunner) Serve(ctx context.Context, c preflight.Container, env 
 	}
 	svc := ctr.WithExposedPort(servicePort).AsService(dagger.ContainerAsServiceOpts{Args: argv})
 	if _, err := svc.Start(ctx); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", preflight.ErrServiceExited, c.Image, err)
+		return nil, fmt.Errorf("%w: %s: %w", preflight.ErrServiceExited, c.Image, engineError(err))
 	}
 	return &containerService{r: r, svc: svc, ctx: context.WithoutCancel(ctx)}, nil
 }
@@ -228,7 +228,7 @@ func (s *containerService) Get(ctx context.Context, path string) (int, string, e
 	}
 	out, err := s.client().WithExec(preflight.CurlCheck(u)).Stdout(ctx)
 	if err != nil {
-		return 0, "", err
+		return 0, "", engineError(fmt.Errorf("GET %s: %w", u, err))
 	}
 	return preflight.ParseCurlCheck(out)
 }
@@ -242,7 +242,7 @@ func (s *containerService) Exec(ctx context.Context, command string, env ...stri
 	ran := ctr.WithExec([]string{"sh", "-c", command}, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
 	out, err := ran.CombinedOutput(ctx)
 	if err != nil {
-		return "", err
+		return "", engineError(fmt.Errorf("check %q: %w", command, err))
 	}
 	if code, err := ran.ExitCode(ctx); err != nil || code != 0 {
 		return out, errors.Join(err, fmt.Errorf("exit status %d", code))

@@ -85,7 +85,7 @@ func (m *Tandem) publish(ctx context.Context, source *dagger.Directory, svcRepo,
 			c = c.WithRegistryAuth(strings.SplitN(p.repo, "/", 2)[0], username, password)
 		}
 		if *p.ref, err = c.Publish(ctx, p.repo+":"+t); err != nil {
-			return nil, fmt.Errorf("publishing %s:%s: %w", p.repo, t, err)
+			return nil, engineError(fmt.Errorf("publishing %s:%s: %w", p.repo, t, err))
 		}
 	}
 	return out, nil

@@ -3,6 +3,9 @@
 package doors
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/tandem-ci/tandem/pkg/release"
 	"github.com/tandem-ci/tandem/pkg/tag"
 )
@@ -68,4 +71,28 @@ func (a ReleaseArgs) Config(gitToken, registryPassword string) release.Config {
 		FluxNamespace: a.FluxNamespace, FluxSource: a.FluxName,
 		RollbackTo: a.To,
 	}
+}
+
+// ExecTailLines is how many lines of a failed exec's output an error carries.
+const ExecTailLines = 20
+
+// ExecFailure is the text of an error from a failed container exec: the module's own
+// message (the step, e.g. "starting postgres:17-alpine: …") followed by the tail of what
+// the program printed (stderr, else stdout). The engine shows a bare exec error as
+// "exit code: 1" alone; this text says what failed and why.
+func ExecFailure(message, stdout, stderr string) string {
+	out, name := strings.TrimSpace(stderr), "stderr"
+	if out == "" {
+		out, name = strings.TrimSpace(stdout), "stdout"
+	}
+	if out == "" {
+		return message + " (the program printed nothing)"
+	}
+	lines := strings.Split(out, "\n")
+	head := "its " + name + ":"
+	if len(lines) > ExecTailLines {
+		head = fmt.Sprintf("the last %d lines of its %s:", ExecTailLines, name)
+		lines = lines[len(lines)-ExecTailLines:]
+	}
+	return message + "\n" + head + "\n  " + strings.Join(lines, "\n  ")
 }

@@ -2,6 +2,7 @@ package doors_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -114,6 +115,36 @@ func TestConfigErrorsNameArguments(t *testing.T) {
 		err = release.ForDoor(err, doors.Fields)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "--") || strings.Contains(err.Error(), "$CI_") {
 			t.Errorf("%s: %v, want %q and no CLI words", c.name, err, c.want)
+		}
+	}
+}
+
+// TestExecFailure (issue 22, item 6): an exec's failure carries the module's step and the
+// tail of the program's output, as text the engine cannot drop.
+func TestExecFailure(t *testing.T) {
+	long := ""
+	for i := 1; i <= 30; i++ {
+		long += fmt.Sprintf("line %d\n", i)
+	}
+	for _, c := range []struct {
+		name, stdout, stderr string
+		want, not            []string
+	}{
+		{"stderr", "ignored", "initdb: error: directory exists\n", []string{"starting postgres:17-alpine: exit code: 1\nits stderr:\n  initdb: error: directory exists"}, []string{"ignored"}},
+		{"stdout when stderr is empty", "FATAL: bad config\n", "", []string{"its stdout:\n  FATAL: bad config"}, nil},
+		{"nothing printed", "", " \n", []string{"exit code: 1 (the program printed nothing)"}, nil},
+		{"tail only", "", long, []string{"the last 20 lines of its stderr:\n  line 11\n", "line 30"}, []string{"line 10\n"}},
+	} {
+		got := doors.ExecFailure("starting postgres:17-alpine: exit code: 1", c.stdout, c.stderr)
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", c.name, got, w)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(got, n) {
+				t.Errorf("%s: %q has %q", c.name, got, n)
+			}
 		}
 	}
 }
