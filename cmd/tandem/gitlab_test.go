@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -268,6 +269,11 @@ func TestGitLabDaggerCalls(t *testing.T) {
 		".gitlab-ci.yml":        "include:\n  - local: templates/release.yml\n    inputs:\n      app: shop\n      engine: dagger\n      manifests_path: deploy/k8s\nstages: [deploy]\n",
 		"templates/release.yml": readRoot(t, "templates/release.yml")})
 	ownPipeline, compPipeline := preview(t, bin, own), preview(t, bin, comp)
+	var module struct{ EngineVersion string }
+	if err := json.Unmarshal([]byte(readRoot(t, "dagger.json")), &module); err != nil || module.EngineVersion == "" {
+		t.Fatalf("dagger.json: %v", err)
+	}
+	engineVersion := module.EngineVersion
 	if s := scripts(ownPipeline["test"]); !strings.Contains(s, "bash .ci/run") {
 		t.Errorf("the test job does not run bash .ci/run:\n%s", s)
 	}
@@ -282,6 +288,19 @@ func TestGitLabDaggerCalls(t *testing.T) {
 		calls++
 		for _, p := range append(checkDagger(fns, s), checkDaggerKinds(kinds, s)...) {
 			t.Errorf("%s: %s", name, p)
+		}
+		// Issue 22, item 5: the log stays small, the CLI is the engine the module was
+		// generated for.
+		if !strings.Contains(s, "dagger --progress=plain ") {
+			t.Errorf("%s: dagger runs without --progress=plain:\n%s", name, s)
+		}
+		vars, _ := job.(map[string]any)["variables"].(map[string]any)
+		v := fmtAny(vars["DAGGER_VERSION"])
+		if global, _ := ownPipeline["variables"].(map[string]any); v == "" && !strings.HasPrefix(name, "tandem-") {
+			v = fmtAny(global["DAGGER_VERSION"])
+		}
+		if "v"+v != engineVersion {
+			t.Errorf("%s: DAGGER_VERSION %q, dagger.json's engineVersion is %s", name, v, engineVersion)
 		}
 		if strings.HasPrefix(name, "tandem-") && !strings.Contains(s, "--path=deploy/k8s") {
 			t.Errorf("the component does not pass manifests_path on:\n%s", s)
