@@ -24,18 +24,16 @@ type Images struct {
 // CMD/ENTRYPOINT, the migration image is derived from the service build: one build.
 func (m *Tandem) Build(
 	ctx context.Context,
-	// Project source holding the Dockerfiles
-	// +defaultPath="/"
-	source *dagger.Directory,
-	// Service Dockerfile, relative to source
+	// Service Dockerfile, relative to the source
 	// +optional
 	// +default="Dockerfile"
 	dockerfile string,
-	// Migration Dockerfile, relative to source
+	// Migration Dockerfile, relative to the source
 	// +optional
 	// +default="Dockerfile.migration"
 	migrationDockerfile string,
 ) (*Images, error) {
+	source := m.Source
 	svcFile, err := source.File(dockerfile).Contents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", dockerfile, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,31 +20,23 @@ import (
 // +cache="never"
 func (m *Tandem) Reconcile(
 	ctx context.Context,
-	// Kubeconfig with access to the Flux objects
-	kubeconfig *dagger.Secret,
-	// OCIRepository name
-	name string,
-	// Namespace of the Flux objects
-	// +optional
-	// +default="flux-system"
-	namespace string,
-	// Kustomization name (default: name; "-" to skip)
-	// +optional
-	kustomization string,
-	// How long to wait
+	// How long to wait for the objects to be Ready
 	// +optional
 	// +default="5m"
 	timeout string,
 ) (string, error) {
+	if m.Kubeconfig == nil {
+		return "", errors.New("reconcile needs the cluster: give the constructor's kubeconfig")
+	}
 	d, err := time.ParseDuration(timeout)
 	if err != nil {
 		return "", fmt.Errorf("timeout %q: %w", timeout, err)
 	}
-	dyn, ns, err := fluxClient(ctx, kubeconfig, namespace)
+	dyn, ns, err := fluxClient(ctx, m.Kubeconfig, m.FluxNamespace)
 	if err != nil {
 		return "", err
 	}
-	res, err := cluster.Reconcile(ctx, dyn, d, release.FluxTargets(ns, name, kustomization)...)
+	res, err := cluster.Reconcile(ctx, dyn, d, release.FluxTargets(ns, firstOf(m.FluxName, m.App), m.FluxKustomization)...)
 	var lines []string
 	for _, r := range res {
 		lines = append(lines, fmt.Sprintf("%s ready at %s", r.Object, r.Revision))
@@ -51,7 +44,6 @@ func (m *Tandem) Reconcile(
 	return strings.Join(lines, "\n"), err
 }
 
-// fluxClient connects with the kubeconfig held in a secret.
 func fluxClient(ctx context.Context, kubeconfig *dagger.Secret, namespace string) (dynamic.Interface, string, error) {
 	kc, err := kubeconfig.Plaintext(ctx)
 	if err != nil {

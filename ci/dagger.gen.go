@@ -312,168 +312,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 	switch parentName {
 	case "Tandem":
 		switch fnName {
-		case "Build":
-			var parent Tandem
-			err = json.Unmarshal(parentJSON, &parent)
-			if err != nil {
-				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
-			}
-			var dockerfile string
-			if inputArgs["dockerfile"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["dockerfile"]), &dockerfile)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dockerfile", err))
-				}
-			}
-			var migrationDockerfile string
-			if inputArgs["migrationDockerfile"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["migrationDockerfile"]), &migrationDockerfile)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg migrationDockerfile", err))
-				}
-			}
-			return (*Tandem).Build(&parent, ctx, source, dockerfile, migrationDockerfile)
-		case "Bump":
-			var parent Tandem
-			err = json.Unmarshal(parentJSON, &parent)
-			if err != nil {
-				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
-			}
-			var tag string
-			if inputArgs["tag"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["tag"]), &tag)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tag", err))
-				}
-			}
-			var file string
-			if inputArgs["file"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["file"]), &file)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg file", err))
-				}
-			}
-			return (*Tandem).Bump(&parent, ctx, source, tag, file)
-		case "Commit":
-			var parent Tandem
-			err = json.Unmarshal(parentJSON, &parent)
-			if err != nil {
-				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var repoUrl string
-			if inputArgs["repoUrl"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["repoUrl"]), &repoUrl)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repoUrl", err))
-				}
-			}
-			var branch string
-			if inputArgs["branch"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["branch"]), &branch)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg branch", err))
-				}
-			}
-			var token *dagger.Secret
-			if inputArgs["token"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["token"]), &token)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg token", err))
-				}
-			}
-			var tag string
-			if inputArgs["tag"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["tag"]), &tag)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tag", err))
-				}
-			}
-			var app string
-			if inputArgs["app"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["app"]), &app)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg app", err))
-				}
-			}
-			var username string
-			if inputArgs["username"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["username"]), &username)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg username", err))
-				}
-			}
-			var file string
-			if inputArgs["file"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["file"]), &file)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg file", err))
-				}
-			}
-			var pushOptionCiSkip bool
-			if inputArgs["pushOptionCiSkip"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["pushOptionCiSkip"]), &pushOptionCiSkip)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg pushOptionCiSkip", err))
-				}
-			}
-			var authorName string
-			if inputArgs["authorName"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["authorName"]), &authorName)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorName", err))
-				}
-			}
-			var authorEmail string
-			if inputArgs["authorEmail"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["authorEmail"]), &authorEmail)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorEmail", err))
-				}
-			}
-			return (*Tandem).Commit(&parent, ctx, repoUrl, branch, token, tag, app, username, file, pushOptionCiSkip, authorName, authorEmail)
-		case "Lint":
-			var parent Tandem
-			err = json.Unmarshal(parentJSON, &parent)
-			if err != nil {
-				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
-			}
-			var path string
-			if inputArgs["path"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["path"]), &path)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg path", err))
-				}
-			}
-			var format string
-			if inputArgs["format"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
-				}
-			}
-			return (*Tandem).Lint(&parent, ctx, source, path, format)
-		case "Preflight":
+		case "":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
@@ -500,13 +339,6 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registry", err))
 				}
 			}
-			var tag string
-			if inputArgs["tag"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["tag"]), &tag)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tag", err))
-				}
-			}
 			var registryUsername string
 			if inputArgs["registryUsername"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["registryUsername"]), &registryUsername)
@@ -521,6 +353,48 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryPassword", err))
 				}
 			}
+			var registryService *dagger.Service
+			if inputArgs["registryService"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["registryService"]), &registryService)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryService", err))
+				}
+			}
+			var repoUrl string
+			if inputArgs["repoUrl"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["repoUrl"]), &repoUrl)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repoUrl", err))
+				}
+			}
+			var branch string
+			if inputArgs["branch"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["branch"]), &branch)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg branch", err))
+				}
+			}
+			var gitUsername string
+			if inputArgs["gitUsername"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gitUsername"]), &gitUsername)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitUsername", err))
+				}
+			}
+			var gitToken *dagger.Secret
+			if inputArgs["gitToken"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gitToken"]), &gitToken)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitToken", err))
+				}
+			}
+			var gitService *dagger.Service
+			if inputArgs["gitService"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gitService"]), &gitService)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitService", err))
+				}
+			}
 			var path string
 			if inputArgs["path"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["path"]), &path)
@@ -533,6 +407,97 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				err = json.Unmarshal([]byte(inputArgs["file"]), &file)
 				if err != nil {
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg file", err))
+				}
+			}
+			var kubeconfig *dagger.Secret
+			if inputArgs["kubeconfig"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["kubeconfig"]), &kubeconfig)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg kubeconfig", err))
+				}
+			}
+			return New(source, app, registry, registryUsername, registryPassword, registryService, repoUrl, branch, gitUsername, gitToken, gitService, path, file, kubeconfig), nil
+		case "Build":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var dockerfile string
+			if inputArgs["dockerfile"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["dockerfile"]), &dockerfile)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dockerfile", err))
+				}
+			}
+			var migrationDockerfile string
+			if inputArgs["migrationDockerfile"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["migrationDockerfile"]), &migrationDockerfile)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg migrationDockerfile", err))
+				}
+			}
+			return (*Tandem).Build(&parent, ctx, dockerfile, migrationDockerfile)
+		case "Bump":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var tag string
+			if inputArgs["tag"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["tag"]), &tag)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tag", err))
+				}
+			}
+			return (*Tandem).Bump(&parent, ctx, tag)
+		case "Commit":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var tag string
+			if inputArgs["tag"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["tag"]), &tag)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tag", err))
+				}
+			}
+			var pushOptionCiSkip bool
+			if inputArgs["pushOptionCiSkip"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["pushOptionCiSkip"]), &pushOptionCiSkip)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg pushOptionCiSkip", err))
+				}
+			}
+			return (*Tandem).Commit(&parent, ctx, tag, pushOptionCiSkip)
+		case "Lint":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var format string
+			if inputArgs["format"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["format"]), &format)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg format", err))
+				}
+			}
+			return (*Tandem).Lint(&parent, ctx, format)
+		case "Preflight":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var tag string
+			if inputArgs["tag"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["tag"]), &tag)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tag", err))
 				}
 			}
 			var compatCheck string
@@ -556,33 +521,12 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg postgresImage", err))
 				}
 			}
-			return (*Tandem).Preflight(&parent, ctx, source, app, registry, tag, registryUsername, registryPassword, path, file, compatCheck, databaseEnv, postgresImage)
+			return (*Tandem).Preflight(&parent, ctx, tag, compatCheck, databaseEnv, postgresImage)
 		case "Publish":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
-			}
-			var registry string
-			if inputArgs["registry"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["registry"]), &registry)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registry", err))
-				}
-			}
-			var app string
-			if inputArgs["app"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["app"]), &app)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg app", err))
-				}
 			}
 			var tag string
 			if inputArgs["tag"] != nil {
@@ -605,81 +549,18 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg commitSha", err))
 				}
 			}
-			var username string
-			if inputArgs["username"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["username"]), &username)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg username", err))
-				}
-			}
-			var password *dagger.Secret
-			if inputArgs["password"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["password"]), &password)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg password", err))
-				}
-			}
-			var serviceRepository string
-			if inputArgs["serviceRepository"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["serviceRepository"]), &serviceRepository)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg serviceRepository", err))
-				}
-			}
-			var migrationRepository string
-			if inputArgs["migrationRepository"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["migrationRepository"]), &migrationRepository)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg migrationRepository", err))
-				}
-			}
-			return (*Tandem).Publish(&parent, ctx, source, registry, app, tag, pipelineId, commitSha, username, password, serviceRepository, migrationRepository)
+			return (*Tandem).Publish(&parent, ctx, tag, pipelineId, commitSha)
 		case "PushArtifact":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
-			}
-			var repository string
-			if inputArgs["repository"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["repository"]), &repository)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repository", err))
-				}
-			}
 			var tag string
 			if inputArgs["tag"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["tag"]), &tag)
 				if err != nil {
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tag", err))
-				}
-			}
-			var path string
-			if inputArgs["path"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["path"]), &path)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg path", err))
-				}
-			}
-			var username string
-			if inputArgs["username"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["username"]), &username)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg username", err))
-				}
-			}
-			var password *dagger.Secret
-			if inputArgs["password"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["password"]), &password)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg password", err))
 				}
 			}
 			var revision string
@@ -703,40 +584,12 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg extraTags", err))
 				}
 			}
-			return (*Tandem).PushArtifact(&parent, ctx, source, repository, tag, path, username, password, revision, sourceUrl, extraTags)
+			return (*Tandem).PushArtifact(&parent, ctx, tag, revision, sourceUrl, extraTags)
 		case "Reconcile":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var kubeconfig *dagger.Secret
-			if inputArgs["kubeconfig"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["kubeconfig"]), &kubeconfig)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg kubeconfig", err))
-				}
-			}
-			var name string
-			if inputArgs["name"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["name"]), &name)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg name", err))
-				}
-			}
-			var namespace string
-			if inputArgs["namespace"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["namespace"]), &namespace)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg namespace", err))
-				}
-			}
-			var kustomization string
-			if inputArgs["kustomization"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["kustomization"]), &kustomization)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg kustomization", err))
-				}
 			}
 			var timeout string
 			if inputArgs["timeout"] != nil {
@@ -745,61 +598,12 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg timeout", err))
 				}
 			}
-			return (*Tandem).Reconcile(&parent, ctx, kubeconfig, name, namespace, kustomization, timeout)
+			return (*Tandem).Reconcile(&parent, ctx, timeout)
 		case "Release":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
-			}
-			var app string
-			if inputArgs["app"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["app"]), &app)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg app", err))
-				}
-			}
-			var registry string
-			if inputArgs["registry"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["registry"]), &registry)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registry", err))
-				}
-			}
-			var repoUrl string
-			if inputArgs["repoUrl"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["repoUrl"]), &repoUrl)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repoUrl", err))
-				}
-			}
-			var branch string
-			if inputArgs["branch"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["branch"]), &branch)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg branch", err))
-				}
-			}
-			var gitToken *dagger.Secret
-			if inputArgs["gitToken"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["gitToken"]), &gitToken)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitToken", err))
-				}
-			}
-			var gitUsername string
-			if inputArgs["gitUsername"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["gitUsername"]), &gitUsername)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitUsername", err))
-				}
 			}
 			var tag string
 			if inputArgs["tag"] != nil {
@@ -822,109 +626,11 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg commitSha", err))
 				}
 			}
-			var tagFormat string
-			if inputArgs["tagFormat"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["tagFormat"]), &tagFormat)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tagFormat", err))
-				}
-			}
-			var registryUsername string
-			if inputArgs["registryUsername"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["registryUsername"]), &registryUsername)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryUsername", err))
-				}
-			}
-			var registryPassword *dagger.Secret
-			if inputArgs["registryPassword"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["registryPassword"]), &registryPassword)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryPassword", err))
-				}
-			}
-			var serviceRepository string
-			if inputArgs["serviceRepository"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["serviceRepository"]), &serviceRepository)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg serviceRepository", err))
-				}
-			}
-			var migrationRepository string
-			if inputArgs["migrationRepository"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["migrationRepository"]), &migrationRepository)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg migrationRepository", err))
-				}
-			}
-			var artifactRepository string
-			if inputArgs["artifactRepository"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["artifactRepository"]), &artifactRepository)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg artifactRepository", err))
-				}
-			}
-			var path string
-			if inputArgs["path"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["path"]), &path)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg path", err))
-				}
-			}
-			var file string
-			if inputArgs["file"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["file"]), &file)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg file", err))
-				}
-			}
-			var authorName string
-			if inputArgs["authorName"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["authorName"]), &authorName)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorName", err))
-				}
-			}
-			var authorEmail string
-			if inputArgs["authorEmail"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["authorEmail"]), &authorEmail)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorEmail", err))
-				}
-			}
 			var prebuilt bool
 			if inputArgs["prebuilt"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["prebuilt"]), &prebuilt)
 				if err != nil {
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prebuilt", err))
-				}
-			}
-			var kubeconfig *dagger.Secret
-			if inputArgs["kubeconfig"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["kubeconfig"]), &kubeconfig)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg kubeconfig", err))
-				}
-			}
-			var fluxNamespace string
-			if inputArgs["fluxNamespace"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["fluxNamespace"]), &fluxNamespace)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg fluxNamespace", err))
-				}
-			}
-			var fluxName string
-			if inputArgs["fluxName"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["fluxName"]), &fluxName)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg fluxName", err))
-				}
-			}
-			var dryRun bool
-			if inputArgs["dryRun"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["dryRun"]), &dryRun)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dryRun", err))
 				}
 			}
 			var preflight bool
@@ -941,33 +647,19 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg compatCheck", err))
 				}
 			}
-			var releaseBranch string
-			if inputArgs["releaseBranch"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["releaseBranch"]), &releaseBranch)
+			var dryRun bool
+			if inputArgs["dryRun"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["dryRun"]), &dryRun)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg releaseBranch", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dryRun", err))
 				}
 			}
-			return (*Tandem).Release(&parent, ctx, source, app, registry, repoUrl, branch, gitToken, gitUsername, tag, pipelineId, commitSha, tagFormat, registryUsername, registryPassword, serviceRepository, migrationRepository, artifactRepository, path, file, authorName, authorEmail, prebuilt, kubeconfig, fluxNamespace, fluxName, dryRun, preflight, compatCheck, releaseBranch)
+			return (*Tandem).Release(&parent, ctx, tag, pipelineId, commitSha, prebuilt, preflight, compatCheck, dryRun)
 		case "Render":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
-			}
-			var path string
-			if inputArgs["path"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["path"]), &path)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg path", err))
-				}
 			}
 			var tag string
 			if inputArgs["tag"] != nil {
@@ -976,67 +668,18 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tag", err))
 				}
 			}
-			return (*Tandem).Render(&parent, ctx, source, path, tag)
+			return (*Tandem).Render(&parent, ctx, tag)
 		case "Rollback":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
-			}
-			var app string
-			if inputArgs["app"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["app"]), &app)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg app", err))
-				}
-			}
-			var registry string
-			if inputArgs["registry"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["registry"]), &registry)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registry", err))
-				}
-			}
-			var repoUrl string
-			if inputArgs["repoUrl"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["repoUrl"]), &repoUrl)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repoUrl", err))
-				}
-			}
-			var branch string
-			if inputArgs["branch"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["branch"]), &branch)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg branch", err))
-				}
-			}
-			var gitToken *dagger.Secret
-			if inputArgs["gitToken"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["gitToken"]), &gitToken)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitToken", err))
-				}
-			}
 			var to string
 			if inputArgs["to"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["to"]), &to)
 				if err != nil {
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg to", err))
-				}
-			}
-			var gitUsername string
-			if inputArgs["gitUsername"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["gitUsername"]), &gitUsername)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gitUsername", err))
 				}
 			}
 			var tag string
@@ -1060,40 +703,26 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobId", err))
 				}
 			}
-			var tagFormat string
-			if inputArgs["tagFormat"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["tagFormat"]), &tagFormat)
+			var compatCheck string
+			if inputArgs["compatCheck"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["compatCheck"]), &compatCheck)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tagFormat", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg compatCheck", err))
 				}
 			}
-			var registryUsername string
-			if inputArgs["registryUsername"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["registryUsername"]), &registryUsername)
+			var dryRun bool
+			if inputArgs["dryRun"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["dryRun"]), &dryRun)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryUsername", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dryRun", err))
 				}
 			}
-			var registryPassword *dagger.Secret
-			if inputArgs["registryPassword"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["registryPassword"]), &registryPassword)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg registryPassword", err))
-				}
-			}
-			var path string
-			if inputArgs["path"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["path"]), &path)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg path", err))
-				}
-			}
-			var file string
-			if inputArgs["file"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["file"]), &file)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg file", err))
-				}
+			return (*Tandem).Rollback(&parent, ctx, to, tag, pipelineId, jobId, compatCheck, dryRun)
+		case "WithAuthor":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			var authorName string
 			if inputArgs["authorName"] != nil {
@@ -1109,12 +738,12 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg authorEmail", err))
 				}
 			}
-			var kubeconfig *dagger.Secret
-			if inputArgs["kubeconfig"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["kubeconfig"]), &kubeconfig)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg kubeconfig", err))
-				}
+			return (*Tandem).WithAuthor(&parent, authorName, authorEmail), nil
+		case "WithFlux":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			var fluxNamespace string
 			if inputArgs["fluxNamespace"] != nil {
@@ -1130,19 +759,19 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg fluxName", err))
 				}
 			}
-			var dryRun bool
-			if inputArgs["dryRun"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["dryRun"]), &dryRun)
+			var fluxKustomization string
+			if inputArgs["fluxKustomization"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["fluxKustomization"]), &fluxKustomization)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dryRun", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg fluxKustomization", err))
 				}
 			}
-			var compatCheck string
-			if inputArgs["compatCheck"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["compatCheck"]), &compatCheck)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg compatCheck", err))
-				}
+			return (*Tandem).WithFlux(&parent, fluxNamespace, fluxName, fluxKustomization), nil
+		case "WithReleaseBranch":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			var releaseBranch string
 			if inputArgs["releaseBranch"] != nil {
@@ -1151,7 +780,56 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg releaseBranch", err))
 				}
 			}
-			return (*Tandem).Rollback(&parent, ctx, source, app, registry, repoUrl, branch, gitToken, to, gitUsername, tag, pipelineId, jobId, tagFormat, registryUsername, registryPassword, path, file, authorName, authorEmail, kubeconfig, fluxNamespace, fluxName, dryRun, compatCheck, releaseBranch)
+			return (*Tandem).WithReleaseBranch(&parent, releaseBranch), nil
+		case "WithRepositories":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var serviceRepository string
+			if inputArgs["serviceRepository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["serviceRepository"]), &serviceRepository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg serviceRepository", err))
+				}
+			}
+			var migrationRepository string
+			if inputArgs["migrationRepository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["migrationRepository"]), &migrationRepository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg migrationRepository", err))
+				}
+			}
+			var artifactRepository string
+			if inputArgs["artifactRepository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["artifactRepository"]), &artifactRepository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg artifactRepository", err))
+				}
+			}
+			return (*Tandem).WithRepositories(&parent, serviceRepository, migrationRepository, artifactRepository), nil
+		case "WithTagFormat":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var tagFormat string
+			if inputArgs["tagFormat"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["tagFormat"]), &tagFormat)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg tagFormat", err))
+				}
+			}
+			var rollbackTagFormat string
+			if inputArgs["rollbackTagFormat"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["rollbackTagFormat"]), &rollbackTagFormat)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg rollbackTagFormat", err))
+				}
+			}
+			return (*Tandem).WithTagFormat(&parent, tagFormat, rollbackTagFormat), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"dagger/tandem/doors"
-	"dagger/tandem/internal/dagger"
 
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -16,45 +15,26 @@ import (
 // +cache="never"
 func (m *Tandem) Commit(
 	ctx context.Context,
-	// Repository URL, e.g. https://gitlab.com/acme/shop.git
-	repoUrl string,
-	// Branch to commit to
-	branch string,
-	// Token with write access (project or deploy token)
-	token *dagger.Secret,
-	// The release tag
+	// Tag to set
 	tag string,
-	// App name for the commit message (default: the repository's name)
-	// +optional
-	app string,
-	// Git user for the token (deploy tokens need theirs)
-	// +optional
-	// +default="tandem"
-	username string,
-	// File holding IMAGE_TAG, relative to the repository
-	// +optional
-	// +default="k8s/deployment-variables.yaml"
-	file string,
-	// Also send the push option ci.skip
+	// Also send the git push option ci.skip
 	// +optional
 	pushOptionCiSkip bool,
-	// Commit author name (e.g. $GITLAB_USER_NAME)
-	// +optional
-	authorName string,
-	// Commit author email (e.g. $GITLAB_USER_EMAIL)
-	// +optional
-	authorEmail string,
 ) (string, error) {
-	pw, err := plaintext(ctx, token)
+	token, _, err := m.secrets(ctx)
 	if err != nil {
 		return "", err
 	}
-	cfg := doors.ReleaseArgs{RepoUrl: repoUrl, Branch: branch, Tag: tag, App: app, GitUsername: username, File: file,
-		AuthorName: authorName, AuthorEmail: authorEmail}.Config(pw, "")
+	a := m.args()
+	a.Tag = tag
+	cfg := a.Config(token, "")
 	cfg.PushOptionCISkip = pushOptionCiSkip
 	p, err := release.ResolveSteps(cfg, release.StepCommit)
 	if err != nil {
 		return "", release.ForDoor(err, doors.Fields)
+	}
+	if p, err = m.viaGitService(ctx, p); err != nil {
+		return "", err
 	}
 	res, err := gitops.Bump(ctx, p.Commit())
 	if errors.Is(err, gitops.ErrNothingToCommit) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -19,18 +20,11 @@ import (
 // optionally as if IMAGE_TAG were tag.
 func (m *Tandem) Render(
 	ctx context.Context,
-	// Project source
-	// +defaultPath="/"
-	source *dagger.Directory,
-	// Kustomization folder, relative to source
-	// +optional
-	// +default="k8s"
-	path string,
 	// Build as if data.IMAGE_TAG were this tag
 	// +optional
 	tag string,
 ) (string, error) {
-	dir, err := exportDir(ctx, source.Directory(path))
+	dir, err := exportDir(ctx, m.Source.Directory(m.Path))
 	if err != nil {
 		return "", err
 	}
@@ -50,19 +44,13 @@ func (m *Tandem) Render(
 // fails when any error is found. Returns the report (text, or JSON with format=json).
 func (m *Tandem) Lint(
 	ctx context.Context,
-	// Project source
-	// +defaultPath="/"
-	source *dagger.Directory,
-	// Kustomization folder, relative to source
-	// +optional
-	// +default="k8s"
-	path string,
 	// Report format: text or json
 	// +optional
 	// +default="text"
 	format string,
 ) (string, error) {
-	dir, err := exportDir(ctx, source.Directory(path))
+	path := m.Path
+	dir, err := exportDir(ctx, m.Source.Directory(path))
 	if err != nil {
 		return "", err
 	}
@@ -90,16 +78,13 @@ func (m *Tandem) Lint(
 // file rewritten (every other byte kept).
 func (m *Tandem) Bump(
 	ctx context.Context,
-	// Project source
-	// +defaultPath="/"
-	source *dagger.Directory,
 	// The release tag
 	tag string,
-	// File holding the deployment-variables ConfigMap, relative to source
-	// +optional
-	// +default="k8s/deployment-variables.yaml"
-	file string,
 ) (*dagger.Directory, error) {
+	source, file := m.Source, m.File
+	if file == "" {
+		file = path.Join(m.Path, path.Base(variables.DefaultFile))
+	}
 	content, err := source.File(file).Contents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", file, err)

@@ -11,9 +11,38 @@ import (
 	"dagger/tandem/doors"
 	"dagger/tandem/internal/dagger"
 
+	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/release"
 )
+
+// PreflightReport is the pre-flight's report.
+type PreflightReport struct {
+	// The release tag whose migration was proved
+	Tag string
+	// The release on the branch before it (empty: none)
+	PreviousTag string
+	// Every phase passed (or was skipped)
+	Passed bool
+	// One entry a phase, in the order they ran
+	Phases []*PreflightPhase
+	// The whole report as JSON (pkg/preflight.Result)
+	Json string
+}
+
+// PreflightPhase is one phase of the pre-flight.
+type PreflightPhase struct {
+	// database, previous, migrate, rerun or compat
+	Name string
+	// passed, skipped or failed
+	Status string
+	// What the phase found
+	Detail string
+	// Milliseconds it took
+	DurationMs int
+	// The program's output, when it failed
+	Log string
+}
 
 // Preflight proves the release's migration before anything is committed: on a
 // throwaway PostgreSQL service, it replays the migration of the release on the branch
@@ -21,32 +50,12 @@ import (
 // must change nothing), and starts the current release's service on the migrated schema
 // (compatCheck: an HTTP path such as /notes, or a shell command). Any image runs here,
 // in containers; the phases and their judgement are pkg/preflight's, as in
-// `tandem preflight`. Returns the report as JSON.
+// `tandem preflight`.
 // +cache="never"
 func (m *Tandem) Preflight(
 	ctx context.Context,
-	// Project source: its manifests give the migration Job and the service
-	// +defaultPath="/"
-	source *dagger.Directory,
-	// App name
-	app string,
-	// The project's registry path ($CI_REGISTRY_IMAGE)
-	registry string,
 	// Release tag whose images are checked
 	tag string,
-	// Registry user
-	// +optional
-	registryUsername string,
-	// Registry password or token
-	// +optional
-	registryPassword *dagger.Secret,
-	// Manifests folder in the source
-	// +optional
-	// +default="k8s"
-	path string,
-	// File holding IMAGE_TAG in the source (default <path>/deployment-variables.yaml)
-	// +optional
-	file string,
 	// Check of the current release's service on the migrated schema
 	// +optional
 	compatCheck string,
@@ -58,39 +67,71 @@ func (m *Tandem) Preflight(
 	// +optional
 	// +default="postgres:17-alpine"
 	postgresImage string,
-) (string, error) {
-	a := doors.ReleaseArgs{App: app, Registry: registry, Tag: tag, RegistryUsername: registryUsername, Path: path, File: file}
-	pw, err := plaintext(ctx, registryPassword)
+) (*PreflightReport, error) {
+	a := m.args()
+	a.Tag = tag
+	_, pw, err := m.secrets(ctx)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	p, err := release.ResolveSteps(a.Config("", pw), release.StepPreflight)
 	if err != nil {
-		return "", release.ForDoor(err, doors.Fields)
+		return nil, release.ForDoor(err, doors.Fields)
 	}
-	checkout, cfg, err := m.preflightSetup(ctx, source, p, compatCheck, databaseEnv, postgresImage, registryPassword)
+	reg, err := m.viaRegistryService(ctx, p, p.Registry(false))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	r, err := release.Build(ctx, p, release.Setup{Checkout: checkout, Preflight: cfg})
+	checkout, cfg, err := m.preflightSetup(ctx, p, compatCheck, databaseEnv, postgresImage)
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	r, err := release.Build(ctx, p, release.Setup{Registry: reg, Checkout: checkout, Preflight: cfg})
+	if err != nil {
+		return nil, err
 	}
 	res, err := r.Run(ctx)
 	if res.Preflight == nil {
-		return "", err
+		return nil, err
 	}
-	return jsonString(res.Preflight), err
+	return preflightReport(*res.Preflight), err
+}
+
+// preflightReport is the pre-flight's result as the module's object.
+func preflightReport(res preflight.Result) *PreflightReport {
+	out := &PreflightReport{Tag: res.Tag, PreviousTag: res.PreviousTag, Passed: true, Json: jsonString(res)}
+	for _, ph := range res.Phases {
+		out.Phases = append(out.Phases, &PreflightPhase{Name: ph.Name, Status: string(ph.Status), Detail: ph.Detail,
+			DurationMs: int(ph.Duration.Milliseconds()), Log: ph.Log})
+		if ph.Status == preflight.StatusFailed {
+			out.Passed = false
+		}
+	}
+	return out
 }
 
 // preflightSetup exports the source (the checkout the pre-flight reads) and gives the
 // pre-flight's options, its programs run by a containerRunner.
-func (m *Tandem) preflightSetup(ctx context.Context, source *dagger.Directory, p release.Plan, compatCheck, databaseEnv, postgresImage string, password *dagger.Secret) (string, *preflight.Config, error) {
-	checkout, err := exportDir(ctx, source)
+func (m *Tandem) preflightSetup(ctx context.Context, p release.Plan, compatCheck, databaseEnv, postgresImage string) (string, *preflight.Config, error) {
+	checkout, err := exportDir(ctx, m.Source)
 	if err != nil {
 		return "", nil, err
 	}
-	runner := &containerRunner{postgresImage: postgresImage, registry: strings.SplitN(p.ServiceRepository, "/", 2)[0], username: p.RegistryUsername, password: password}
+	runner := &containerRunner{postgresImage: postgresImage, registry: doors.RegistryHost(p.ServiceRepository), username: p.RegistryUsername,
+		password: m.RegistryPassword}
+	if m.RegistryService != nil {
+		_, pw, err := m.secrets(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		reg, err := m.viaRegistryService(ctx, p, release.Registry{Keychain: image.Keychain(image.Credentials{Username: p.RegistryUsername, Password: pw}, nil)})
+		if err != nil {
+			return "", nil, err
+		}
+		runner.via = func(ctx context.Context, ref string) (*dagger.Container, error) {
+			return m.importThroughFunction(ctx, ref, reg)
+		}
+	}
 	return checkout, &preflight.Config{Runner: runner, CompatCheck: compatCheck, DatabaseEnv: databaseEnv}, nil
 }
 
@@ -100,7 +141,9 @@ type containerRunner struct {
 	postgresImage      string
 	registry, username string
 	password           *dagger.Secret
-	db                 *dagger.Service
+	// via, when set, pulls images through the function (see from)
+	via func(ctx context.Context, image string) (*dagger.Container, error)
+	db  *dagger.Service
 }
 
 var _ preflight.Runner = (*containerRunner)(nil)
@@ -111,12 +154,17 @@ const (
 	servicePort  = 8080
 )
 
-func (r *containerRunner) from(image string) *dagger.Container {
+// from is image as a container: pulled by the engine, or, when the registry is a
+// service (which the engine's puller cannot resolve), by the function and imported.
+func (r *containerRunner) from(ctx context.Context, image string) (*dagger.Container, error) {
+	if r.via != nil {
+		return r.via(ctx, image)
+	}
 	c := dag.Container().From(image)
 	if r.password != nil && r.username != "" {
 		c = c.WithRegistryAuth(r.registry, r.username, r.password)
 	}
-	return c
+	return c, nil
 }
 
 func (r *containerRunner) Database(ctx context.Context) (string, string, func(), error) {
@@ -144,7 +192,10 @@ func fresh(c *dagger.Container) *dagger.Container {
 
 // container is c's image with env and the database bound, ready to exec c's command.
 func (r *containerRunner) container(ctx context.Context, c preflight.Container, env []string) (*dagger.Container, []string, error) {
-	ctr := r.from(c.Image)
+	ctr, err := r.from(ctx, c.Image)
+	if err != nil {
+		return nil, nil, err
+	}
 	ep, err := ctr.Entrypoint(ctx)
 	if err != nil {
 		if strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "MANIFEST_UNKNOWN") {

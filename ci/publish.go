@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"dagger/tandem/doors"
 	"dagger/tandem/internal/dagger"
 
+	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/release"
 )
 
@@ -27,13 +27,6 @@ type Published struct {
 // +cache="never"
 func (m *Tandem) Publish(
 	ctx context.Context,
-	// Project source holding the Dockerfiles
-	// +defaultPath="/"
-	source *dagger.Directory,
-	// The project's registry path, e.g. $CI_REGISTRY_IMAGE
-	registry string,
-	// App name: the service repository (and <app>-migration)
-	app string,
 	// Release tag; default computed from pipelineId or commitSha
 	// +optional
 	tag string,
@@ -43,36 +36,36 @@ func (m *Tandem) Publish(
 	// Commit SHA, the tag fallback
 	// +optional
 	commitSha string,
-	// Registry user
-	// +optional
-	username string,
-	// Registry password or token
-	// +optional
-	password *dagger.Secret,
-	// Service repository (default <registry>/<app>)
-	// +optional
-	serviceRepository string,
-	// Migration repository (default <service repository>-migration)
-	// +optional
-	migrationRepository string,
 ) (*Published, error) {
-	a := doors.ReleaseArgs{App: app, Registry: registry, Tag: tag, PipelineId: pipelineId, CommitSha: commitSha,
-		ServiceRepository: serviceRepository, MigrationRepository: migrationRepository}
+	a := m.args()
+	a.Tag, a.PipelineId, a.CommitSha = tag, pipelineId, commitSha
 	p, err := release.ResolveSteps(a.Config("", ""), release.StepImages)
 	if err != nil {
 		return nil, release.ForDoor(err, doors.Fields)
 	}
-	return m.publish(ctx, source, p.ServiceRepository, p.MigrationRepository, p.Tag, username, password)
+	return m.publish(ctx, p.ServiceRepository, p.MigrationRepository, p.Tag)
 }
 
-// publish builds and pushes both images to full repositories.
-func (m *Tandem) publish(ctx context.Context, source *dagger.Directory, svcRepo, migRepo, t, username string, password *dagger.Secret) (*Published, error) {
+// publish builds and pushes both images to full repositories: by the engine, or through
+// the function when the registry is a service.
+func (m *Tandem) publish(ctx context.Context, svcRepo, migRepo, t string) (*Published, error) {
 	if svcRepo == "" || migRepo == "" {
 		return nil, errors.New("publish: service and migration repositories required")
 	}
-	imgs, err := m.Build(ctx, source, "Dockerfile", "Dockerfile.migration")
+	imgs, err := m.Build(ctx, "Dockerfile", "Dockerfile.migration")
 	if err != nil {
 		return nil, err
+	}
+	var reg release.Registry
+	if m.RegistryService != nil {
+		pw, err := plaintext(ctx, m.RegistryPassword)
+		if err != nil {
+			return nil, err
+		}
+		plan := release.Plan{ServiceRepository: svcRepo, RegistryUsername: m.RegistryUsername}
+		if reg, err = m.viaRegistryService(ctx, plan, release.Registry{Keychain: image.Keychain(image.Credentials{Username: m.RegistryUsername, Password: pw}, nil)}); err != nil {
+			return nil, err
+		}
 	}
 	out := &Published{Tag: t}
 	for _, p := range []struct {
@@ -80,9 +73,15 @@ func (m *Tandem) publish(ctx context.Context, source *dagger.Directory, svcRepo,
 		repo string
 		ref  *string
 	}{{imgs.Service, svcRepo, &out.Service}, {imgs.Migration, migRepo, &out.Migration}} {
+		if m.RegistryService != nil {
+			if *p.ref, err = m.pushThroughFunction(ctx, p.c, p.repo+":"+t, reg); err != nil {
+				return nil, fmt.Errorf("publishing %s:%s: %w", p.repo, t, err)
+			}
+			continue
+		}
 		c := p.c
-		if password != nil {
-			c = c.WithRegistryAuth(strings.SplitN(p.repo, "/", 2)[0], username, password)
+		if m.RegistryPassword != nil {
+			c = c.WithRegistryAuth(doors.RegistryHost(p.repo), m.RegistryUsername, m.RegistryPassword)
 		}
 		if *p.ref, err = c.Publish(ctx, p.repo+":"+t); err != nil {
 			return nil, engineError(fmt.Errorf("publishing %s:%s: %w", p.repo, t, err))

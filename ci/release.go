@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"dagger/tandem/doors"
-	"dagger/tandem/internal/dagger"
 
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -45,27 +44,11 @@ type ReleaseResult struct {
 // Release runs the whole CI side in one call: tag, both images (one build when
 // possible, or prebuilt ones found by digest) with the same tag, IMAGE_TAG committed
 // back with [skip ci] after checking the manifests run exactly those images, the
-// manifests pushed as a Flux artifact, and optionally a Flux reconcile. Every name comes
-// from pkg/release.Resolve, as in `tandem release`.
+// manifests pushed as a Flux artifact, and with the constructor's kubeconfig a Flux
+// reconcile. Every name comes from pkg/release.Resolve, as in `tandem release`.
 // +cache="never"
 func (m *Tandem) Release(
 	ctx context.Context,
-	// Project source (its Dockerfiles are built unless prebuilt)
-	// +defaultPath="/"
-	source *dagger.Directory,
-	// App name
-	app string,
-	// The project's registry path ($CI_REGISTRY_IMAGE): images go to <registry>/<app> and <registry>/<app>-migration, the artifact to <registry>/<app>/manifests
-	registry string,
-	// Repository to commit IMAGE_TAG to
-	repoUrl string,
-	// Branch to commit to
-	branch string,
-	// Token with write access to the repository (project or deploy token)
-	gitToken *dagger.Secret,
-	// Git user for the token (deploy tokens need theirs)
-	// +optional
-	gitUsername string,
 	// Release tag; default computed from pipelineId or commitSha
 	// +optional
 	tag string,
@@ -75,53 +58,9 @@ func (m *Tandem) Release(
 	// Commit SHA, the tag fallback
 	// +optional
 	commitSha string,
-	// Tag format over .PipelineID .ShortSHA .CommitSHA .Branch
-	// +optional
-	tagFormat string,
-	// Registry user
-	// +optional
-	registryUsername string,
-	// Registry password or token
-	// +optional
-	registryPassword *dagger.Secret,
-	// Service repository (default <registry>/<app>)
-	// +optional
-	serviceRepository string,
-	// Migration repository (default <service repository>-migration)
-	// +optional
-	migrationRepository string,
-	// Artifact repository (default <service repository>/manifests)
-	// +optional
-	artifactRepository string,
-	// Manifests folder in the repository
-	// +optional
-	// +default="k8s"
-	path string,
-	// File holding IMAGE_TAG in the repository (default <path>/deployment-variables.yaml)
-	// +optional
-	file string,
-	// Commit author name (e.g. $GITLAB_USER_NAME)
-	// +optional
-	authorName string,
-	// Commit author email (e.g. $GITLAB_USER_EMAIL)
-	// +optional
-	authorEmail string,
 	// The images were built elsewhere: check both exist instead of building
 	// +optional
 	prebuilt bool,
-	// Kubeconfig: when given, ask Flux to reconcile after the push
-	// +optional
-	kubeconfig *dagger.Secret,
-	// Namespace of the Flux objects
-	// +optional
-	// +default="flux-system"
-	fluxNamespace string,
-	// OCIRepository (and Kustomization) name (default: app)
-	// +optional
-	fluxName string,
-	// Validate and return the plan only
-	// +optional
-	dryRun bool,
 	// After the images, prove the migration on a throwaway PostgreSQL service before
 	// anything is committed (see preflight)
 	// +optional
@@ -129,40 +68,18 @@ func (m *Tandem) Release(
 	// The pre-flight's check of the current release's service: an HTTP path or a shell command
 	// +optional
 	compatCheck string,
-	// The branch released on purpose (e.g. $CI_DEFAULT_BRANCH): a release of another branch is refused, so a feature branch never becomes the newest artifact Flux follows
+	// Validate and return the plan only
 	// +optional
-	releaseBranch string,
+	dryRun bool,
 ) (*ReleaseResult, error) {
-	a := doors.ReleaseArgs{App: app, Registry: registry, RepoUrl: repoUrl, Branch: branch, Tag: tag, PipelineId: pipelineId, CommitSha: commitSha,
-		TagFormat: tagFormat, RegistryUsername: registryUsername, ServiceRepository: serviceRepository, MigrationRepository: migrationRepository,
-		ArtifactRepository: artifactRepository, Path: path, File: file, GitUsername: gitUsername, AuthorName: authorName, AuthorEmail: authorEmail,
-		FluxNamespace: fluxNamespace, FluxName: fluxName, Prebuilt: prebuilt, ReleaseBranch: releaseBranch}
-	token, err := plaintext(ctx, gitToken)
+	a := m.args()
+	a.Tag, a.PipelineId, a.CommitSha, a.Prebuilt = tag, pipelineId, commitSha, prebuilt
+	p, s, err := m.setup(ctx, a, false, preflight, compatCheck)
 	if err != nil {
 		return nil, err
 	}
-	pw, err := plaintext(ctx, registryPassword)
-	if err != nil {
-		return nil, err
-	}
-	p, err := release.Resolve(a.Config(token, pw))
-	if err != nil {
-		return nil, release.ForDoor(err, doors.Fields)
-	}
-	s := release.Setup{Registry: p.Registry(false)}
 	if !p.Prebuilt {
-		s.Images = &daggerImages{m: m, source: source, plan: p, password: registryPassword}
-	}
-	if preflight {
-		if s.Checkout, s.Preflight, err = m.preflightSetup(ctx, source, p, compatCheck, "", "", registryPassword); err != nil {
-			return nil, err
-		}
-	}
-	if kubeconfig != nil {
-		if s.Dynamic, _, err = fluxClient(ctx, kubeconfig, p.FluxNamespace); err != nil {
-			return nil, err
-		}
-		s.Reconcile = true
+		s.Images = &daggerImages{m: m, plan: p}
 	}
 	r, err := release.Build(ctx, p, s)
 	if err != nil {
@@ -173,6 +90,40 @@ func (m *Tandem) Release(
 	}
 	res, err := r.Run(ctx)
 	return releaseResult(res, false), err
+}
+
+// setup resolves the release (or rollback) of a and wires what the module provides: the
+// services' traffic, the pre-flight's containers, the cluster.
+func (m *Tandem) setup(ctx context.Context, a doors.ReleaseArgs, rollback, preflight bool, compatCheck string) (release.Plan, release.Setup, error) {
+	token, pw, err := m.secrets(ctx)
+	if err != nil {
+		return release.Plan{}, release.Setup{}, err
+	}
+	cfg := a.Config(token, pw)
+	cfg.Rollback = rollback
+	p, err := release.Resolve(cfg)
+	if err != nil {
+		return p, release.Setup{}, release.ForDoor(err, doors.Fields)
+	}
+	if p, err = m.viaGitService(ctx, p); err != nil {
+		return p, release.Setup{}, err
+	}
+	s := release.Setup{Registry: p.Registry(false)}
+	if s.Registry, err = m.viaRegistryService(ctx, p, s.Registry); err != nil {
+		return p, s, err
+	}
+	if preflight || rollback {
+		if s.Checkout, s.Preflight, err = m.preflightSetup(ctx, p, compatCheck, "", ""); err != nil {
+			return p, s, err
+		}
+	}
+	if m.Kubeconfig != nil {
+		if s.Dynamic, _, err = fluxClient(ctx, m.Kubeconfig, p.FluxNamespace); err != nil {
+			return p, s, err
+		}
+		s.Reconcile = true
+	}
+	return p, s, nil
 }
 
 // releaseResult flattens a release.Result into fields a caller can chain.
@@ -206,17 +157,15 @@ func jsonString(v any) string {
 // daggerImages publishes with Dagger containers (Dockerfile builds) instead of the
 // Go builder: it implements release.ImagePublisher.
 type daggerImages struct {
-	m        *Tandem
-	source   *dagger.Directory
-	plan     release.Plan
-	password *dagger.Secret
+	m    *Tandem
+	plan release.Plan
 }
 
 var _ release.ImagePublisher = (*daggerImages)(nil)
 
 func (d *daggerImages) PublishImages(ctx context.Context, t string) (image.Result, error) {
 	start := time.Now()
-	p, err := d.m.publish(ctx, d.source, d.plan.ServiceRepository, d.plan.MigrationRepository, t, d.plan.RegistryUsername, d.password)
+	p, err := d.m.publish(ctx, d.plan.ServiceRepository, d.plan.MigrationRepository, t)
 	if err != nil {
 		return image.Result{}, err
 	}

@@ -4,6 +4,7 @@ package doors
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -31,6 +32,7 @@ type ReleaseArgs struct {
 	AuthorEmail         string `json:"authorEmail"`
 	FluxNamespace       string `json:"fluxNamespace"`
 	FluxName            string `json:"fluxName"`
+	FluxKustomization   string `json:"fluxKustomization"`
 	Prebuilt            bool   `json:"prebuilt"`
 	ReleaseBranch       string `json:"releaseBranch"`
 	// Rollback only: the job ID of .JobID tag formats, and the target.
@@ -68,7 +70,7 @@ func (a ReleaseArgs) Config(gitToken, registryPassword string) release.Config {
 		AuthorName: a.AuthorName, AuthorEmail: a.AuthorEmail,
 		RegistryUsername: a.RegistryUsername, RegistryPassword: registryPassword,
 		Prebuilt:      a.Prebuilt,
-		FluxNamespace: a.FluxNamespace, FluxSource: a.FluxName,
+		FluxNamespace: a.FluxNamespace, FluxSource: a.FluxName, FluxKustomization: a.FluxKustomization,
 		RollbackTo: a.To,
 	}
 }
@@ -95,4 +97,21 @@ func ExecFailure(message, stdout, stderr string) string {
 		lines = lines[len(lines)-ExecTailLines:]
 	}
 	return message + "\n" + head + "\n  " + strings.Join(lines, "\n  ")
+}
+
+// ViaEndpoint is repoURL with its host replaced by a service's endpoint (host:port) and
+// plain HTTP: the git server a Dagger service tunnels to. The path is kept.
+func ViaEndpoint(repoURL, endpoint string) (string, error) {
+	u, err := url.Parse(repoURL)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("repository URL %q: want http(s)://host/group/project.git to reach it through gitService", repoURL)
+	}
+	u.Scheme, u.Host = "http", endpoint
+	return u.String(), nil
+}
+
+// RegistryHost is the host (host:port) of a repository, as image references name it.
+func RegistryHost(repository string) string {
+	h, _, _ := strings.Cut(repository, "/")
+	return h
 }

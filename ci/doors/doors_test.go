@@ -6,45 +6,88 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"go/types"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"dagger/tandem/doors"
 
+	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/release"
 	"github.com/tandem-ci/tandem/pkg/release/releasetest"
+	"github.com/tandem-ci/tandem/pkg/tag"
 )
 
-// daggerDefaults reads the +default pragmas of the Release function's arguments in
-// ../release.go: the values the engine fills for omitted arguments.
-func daggerDefaults(t *testing.T) map[string]any {
+// moduleParams reads every parameter of the module's functions (New, the With…
+// methods, the functions) in ../*.go: its Go type and its +default pragma.
+func moduleParams(t *testing.T) map[string][]param {
 	t.Helper()
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "../release.go", nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob("../*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no module sources: %v", err)
 	}
-	cmap := ast.NewCommentMap(fset, f, f.Comments)
-	out := map[string]any{}
-	for _, d := range f.Decls {
-		fd, ok := d.(*ast.FuncDecl)
-		if !ok || fd.Name.Name != "Release" {
+	out := map[string][]param{}
+	for _, file := range files {
+		if strings.HasSuffix(file, "dagger.gen.go") {
 			continue
 		}
-		for _, field := range fd.Type.Params.List {
-			for _, g := range cmap[field] {
-				for _, c := range g.List {
-					if v, ok := strings.CutPrefix(c.Text, "// +default="); ok {
-						for _, n := range field.Names {
-							out[n.Name] = strings.Trim(v, `"`)
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmap := ast.NewCommentMap(fset, f, f.Comments)
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || !fd.Name.IsExported() || (fd.Recv == nil && fd.Name.Name != "New") ||
+				(fd.Recv != nil && types.ExprString(fd.Recv.List[0].Type) != "*Tandem") {
+				continue
+			}
+			var params []param
+			for _, field := range fd.Type.Params.List {
+				typ := types.ExprString(field.Type)
+				if typ == "context.Context" {
+					continue
+				}
+				def, hasDef := "", false
+				for _, g := range cmap[field] {
+					for _, c := range g.List {
+						if v, ok := strings.CutPrefix(c.Text, "// +default="); ok {
+							def, hasDef = strings.Trim(v, `"`), true
 						}
 					}
 				}
+				for _, n := range field.Names {
+					params = append(params, param{n.Name, typ, def, hasDef})
+				}
+			}
+			out[fd.Name.Name] = params
+		}
+	}
+	return out
+}
+
+type param struct {
+	name, typ, def string
+	hasDef         bool
+}
+
+// daggerDefaults are the +default pragmas of the module's arguments (one name, one
+// concept: the same default wherever it appears): the values the engine fills for
+// omitted arguments.
+func daggerDefaults(t *testing.T) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for _, ps := range moduleParams(t) {
+		for _, p := range ps {
+			if p.hasDef {
+				out[p.name] = p.def
 			}
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("no +default pragma found in ../release.go: the parser no longer sees them")
+		t.Fatal("no +default pragma found in ../*.go: the parser no longer sees them")
 	}
 	return out
 }
@@ -53,10 +96,41 @@ func daggerDefaults(t *testing.T) map[string]any {
 // reads) are the library's defaults.
 func TestDaggerDefaultsArePkgConstants(t *testing.T) {
 	got := daggerDefaults(t)
-	for arg, want := range map[string]string{"path": release.DefaultManifestsPath, "fluxNamespace": release.DefaultFluxNamespace} {
+	for arg, want := range map[string]string{"path": release.DefaultManifestsPath, "fluxNamespace": release.DefaultFluxNamespace,
+		"tagFormat": tag.DefaultFormat, "rollbackTagFormat": tag.DefaultRollbackFormat,
+		"databaseEnv": preflight.DefaultDatabaseEnv, "postgresImage": preflight.DefaultPostgresImage} {
 		if got[arg] != want {
-			t.Errorf("Release's %s defaults to %q, pkg/release to %q", arg, got[arg], want)
+			t.Errorf("the module's %s defaults to %q, pkg/ to %q", arg, got[arg], want)
 		}
+	}
+}
+
+// TestModuleVocabulary (issue 22): one argument name per concept across the constructor
+// and every function (one Go type, one default), none of the synonyms the module had
+// (username, password, token, name, namespace, repository), and Release with at most 8
+// arguments besides the constructor's state.
+func TestModuleVocabulary(t *testing.T) {
+	fns := moduleParams(t)
+	if _, ok := fns["New"]; !ok {
+		t.Fatal("the module has no constructor New")
+	}
+	seen := map[string]param{}
+	for fn, ps := range fns {
+		for _, p := range ps {
+			switch p.name {
+			case "username", "password", "token", "name", "namespace", "repository", "source":
+				if !(fn == "New" && p.name == "source") {
+					t.Errorf("%s: argument %s: say which (registryUsername, gitToken, fluxName, …); the constructor holds the source", fn, p.name)
+				}
+			}
+			if prev, ok := seen[p.name]; ok && (prev.typ != p.typ || prev.def != p.def) {
+				t.Errorf("%s: argument %s is %s (default %q) here and %s (default %q) elsewhere", fn, p.name, p.typ, p.def, prev.typ, prev.def)
+			}
+			seen[p.name] = p
+		}
+	}
+	if n := len(fns["Release"]); n == 0 || n > 8 {
+		t.Errorf("Release has %d arguments, want 1–8 (the rest is the constructor's state)", n)
 	}
 }
 
@@ -146,5 +220,21 @@ func TestExecFailure(t *testing.T) {
 				t.Errorf("%s: %q has %q", c.name, got, n)
 			}
 		}
+	}
+}
+
+// TestViaEndpoint (issue 22, item 3): the git traffic of a module given gitService goes
+// to the service's endpoint over plain HTTP, the repository's path kept; a URL without a
+// host is refused naming the argument.
+func TestViaEndpoint(t *testing.T) {
+	got, err := doors.ViaEndpoint("https://gitlab.example.com/acme/shop.git", "host-svc-1:3000")
+	if err != nil || got != "http://host-svc-1:3000/acme/shop.git" {
+		t.Errorf("ViaEndpoint = %q, %v", got, err)
+	}
+	if _, err := doors.ViaEndpoint("git@gitlab.example.com:acme/shop.git", "x:1"); err == nil || !strings.Contains(err.Error(), "gitService") {
+		t.Errorf("scp-style URL: %v", err)
+	}
+	if h := doors.RegistryHost("localhost:5000/acme/shop"); h != "localhost:5000" {
+		t.Errorf("RegistryHost = %q", h)
 	}
 }

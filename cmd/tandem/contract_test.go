@@ -63,9 +63,13 @@ func moduleFuncs(t *testing.T, src map[string]string) []*ast.FuncDecl {
 	return out
 }
 
-// tandemMethod reports whether fd is an exported method of *Tandem: a module function.
+// tandemMethod reports whether fd is the module's constructor New or an exported method
+// of *Tandem: a module function.
 func tandemMethod(fd *ast.FuncDecl) bool {
-	if fd.Recv == nil || !fd.Name.IsExported() {
+	if fd.Recv == nil {
+		return fd.Name.Name == "New"
+	}
+	if !fd.Name.IsExported() {
 		return false
 	}
 	star, ok := fd.Recv.List[0].Type.(*ast.StarExpr)
@@ -135,27 +139,37 @@ func daggerCalls(text string) []daggerCall {
 				continue
 			}
 			j++
-			for j < len(toks) && strings.HasPrefix(toks[j], "-") {
-				j++
-			}
-			if j >= len(toks) {
-				continue
-			}
-			c := daggerCall{fn: toks[j]}
-			for j++; j < len(toks) && !slices.Contains(separators, toks[j]); j++ {
-				if !strings.HasPrefix(toks[j], "--") {
-					if toks[j] != "INPUT" && !strings.HasPrefix(toks[j], "$") {
-						break // a chained field or function
-					}
-					if n := len(c.args); n > 0 && c.args[n-1][1] == "" {
-						c.args[n-1][1] = toks[j] // --name value
-					}
-					continue
+			// The constructor's arguments come between call and the first function.
+			ctor := daggerCall{fn: "new"}
+			for ; j < len(toks) && (strings.HasPrefix(toks[j], "-") || strings.HasPrefix(toks[j], "$")); j++ {
+				if strings.HasPrefix(toks[j], "$") {
+					continue // "$@": arguments the script adds
 				}
 				name, value, _ := strings.Cut(strings.TrimPrefix(toks[j], "--"), "=")
-				c.args = append(c.args, [2]string{name, value})
+				ctor.args = append(ctor.args, [2]string{name, value})
 			}
-			calls = append(calls, c)
+			calls = append(calls, ctor)
+			// Then functions: With… methods chain into the one that runs.
+			for j < len(toks) && !slices.Contains(separators, toks[j]) && !strings.HasPrefix(toks[j], "-") {
+				c := daggerCall{fn: toks[j]}
+				for j++; j < len(toks) && !slices.Contains(separators, toks[j]); j++ {
+					if !strings.HasPrefix(toks[j], "--") {
+						if toks[j] != "INPUT" && !strings.HasPrefix(toks[j], "$") {
+							break // a chained field or function
+						}
+						if n := len(c.args); n > 0 && c.args[n-1][1] == "" {
+							c.args[n-1][1] = toks[j] // --name value
+						}
+						continue
+					}
+					name, value, _ := strings.Cut(strings.TrimPrefix(toks[j], "--"), "=")
+					c.args = append(c.args, [2]string{name, value})
+				}
+				calls = append(calls, c)
+				if !strings.HasPrefix(c.fn, "with-") {
+					break // what follows are the result's fields
+				}
+			}
 		}
 	}
 	return calls
@@ -383,11 +397,14 @@ func TestContractComponentInputs(t *testing.T) {
 func TestContractCatchesRenames(t *testing.T) {
 	fns := daggerFunctions(t)
 	cases := map[string]string{
-		"dagger call relase --source=.":                            "no such function",
-		"dagger call release --sorce=.":                            "no such argument",
-		"dagger -m github.com/x/y@v1 call push-artifact --tagg=1":  "no such argument",
-		"dagger call lint --source=. --path=k8s | tee x":           "",
-		"dagger call build --source=. service publish --address=x": "",
+		"dagger call --source=. relase":                              "no such function",
+		"dagger call --sorce=. release":                              "no such argument",
+		"dagger call --source=. release --source=.":                  "no such argument",
+		"dagger -m github.com/x/y@v1 call push-artifact --tagg=1":    "no such argument",
+		"dagger call --source=. with-autor --author-name=x release":  "no such function",
+		"dagger call --source=. --path=k8s lint | tee x":             "",
+		"dagger call --source=. with-author --author-name=x release": "",
+		"dagger call --source=. build service publish --address=x":   "",
 	}
 	for text, want := range cases {
 		got := strings.Join(checkDagger(fns, text), "; ")
@@ -492,7 +509,8 @@ func internalImports(t *testing.T) []string {
 // Every other function of the module has a side effect (push, commit, reconcile) and
 // must carry +cache="never", or a second identical call returns the cached answer and
 // does nothing (docs.dagger.io, "Function Caching").
-var pureFunctions = []string{"build", "bump", "lint", "render"}
+// pureFunctions may be cached: the constructor and the With… methods only hold state.
+var pureFunctions = []string{"new", "build", "bump", "lint", "render", "with-repositories", "with-author", "with-flux", "with-tag-format", "with-release-branch"}
 
 // cachePolicies reads each module function's +cache pragma ("" when none).
 func cachePolicies(t *testing.T, src map[string]string) map[string]string {

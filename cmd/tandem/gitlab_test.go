@@ -310,7 +310,7 @@ func TestGitLabDaggerCalls(t *testing.T) {
 		t.Fatalf("checked %d dagger jobs, want 4", calls)
 	}
 	// The kind check fails on a secret passed as plain text.
-	if got := checkDaggerKinds(kinds, "dagger call release --git-token=$TOKEN --dry-run=yes"); len(got) != 2 {
+	if got := checkDaggerKinds(kinds, "dagger call --git-token=$TOKEN release --dry-run=yes"); len(got) != 2 {
 		t.Errorf("checkDaggerKinds caught %v, want the plain secret and the non-boolean", got)
 	}
 }

@@ -3,6 +3,7 @@ package release
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,9 @@ const DefaultTimeout = waiter.DefaultTimeout
 type Registry struct {
 	Keychain authn.Keychain
 	Insecure bool // plain HTTP
+	// Transport carries every registry request (nil: the default); e.g. image.Redirect
+	// to reach a registry through a tunnel.
+	Transport http.RoundTripper
 }
 
 // Registry is the plan's registry access: its explicit credentials, then the
@@ -48,6 +52,9 @@ func (r Registry) publishOptions() []image.PublishOption {
 	if r.Insecure {
 		opts = append(opts, image.WithInsecure())
 	}
+	if r.Transport != nil {
+		opts = append(opts, image.WithTransport(r.Transport))
+	}
 	return opts
 }
 
@@ -55,6 +62,9 @@ func (r Registry) artifactOptions() []artifact.Option {
 	opts := []artifact.Option{artifact.WithKeychain(r.keychain())}
 	if r.Insecure {
 		opts = append(opts, artifact.WithInsecure())
+	}
+	if r.Transport != nil {
+		opts = append(opts, artifact.WithTransport(r.Transport))
 	}
 	return opts
 }
