@@ -60,16 +60,118 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 }
 
 func (r Tandem) MarshalJSON() ([]byte, error) {
-	var concrete struct{}
+	var concrete struct {
+		Source              *dagger.Directory
+		App                 string
+		Registry            string
+		RegistryUsername    string
+		RegistryPassword    *dagger.Secret
+		RegistryService     *dagger.Service
+		RepoUrl             string
+		Branch              string
+		GitUsername         string
+		GitToken            *dagger.Secret
+		GitService          *dagger.Service
+		Path                string
+		File                string
+		Kubeconfig          *dagger.Secret
+		ServiceRepository   string
+		MigrationRepository string
+		ArtifactRepository  string
+		AuthorName          string
+		AuthorEmail         string
+		FluxNamespace       string
+		FluxName            string
+		FluxKustomization   string
+		TagFormat           string
+		RollbackTagFormat   string
+		ReleaseBranch       string
+	}
+	concrete.Source = r.Source
+	concrete.App = r.App
+	concrete.Registry = r.Registry
+	concrete.RegistryUsername = r.RegistryUsername
+	concrete.RegistryPassword = r.RegistryPassword
+	concrete.RegistryService = r.RegistryService
+	concrete.RepoUrl = r.RepoUrl
+	concrete.Branch = r.Branch
+	concrete.GitUsername = r.GitUsername
+	concrete.GitToken = r.GitToken
+	concrete.GitService = r.GitService
+	concrete.Path = r.Path
+	concrete.File = r.File
+	concrete.Kubeconfig = r.Kubeconfig
+	concrete.ServiceRepository = r.ServiceRepository
+	concrete.MigrationRepository = r.MigrationRepository
+	concrete.ArtifactRepository = r.ArtifactRepository
+	concrete.AuthorName = r.AuthorName
+	concrete.AuthorEmail = r.AuthorEmail
+	concrete.FluxNamespace = r.FluxNamespace
+	concrete.FluxName = r.FluxName
+	concrete.FluxKustomization = r.FluxKustomization
+	concrete.TagFormat = r.TagFormat
+	concrete.RollbackTagFormat = r.RollbackTagFormat
+	concrete.ReleaseBranch = r.ReleaseBranch
 	return json.Marshal(&concrete)
 }
 
 func (r *Tandem) UnmarshalJSON(bs []byte) error {
-	var concrete struct{}
+	var concrete struct {
+		Source              *dagger.Directory
+		App                 string
+		Registry            string
+		RegistryUsername    string
+		RegistryPassword    *dagger.Secret
+		RegistryService     *dagger.Service
+		RepoUrl             string
+		Branch              string
+		GitUsername         string
+		GitToken            *dagger.Secret
+		GitService          *dagger.Service
+		Path                string
+		File                string
+		Kubeconfig          *dagger.Secret
+		ServiceRepository   string
+		MigrationRepository string
+		ArtifactRepository  string
+		AuthorName          string
+		AuthorEmail         string
+		FluxNamespace       string
+		FluxName            string
+		FluxKustomization   string
+		TagFormat           string
+		RollbackTagFormat   string
+		ReleaseBranch       string
+	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
 		return err
 	}
+	r.Source = concrete.Source
+	r.App = concrete.App
+	r.Registry = concrete.Registry
+	r.RegistryUsername = concrete.RegistryUsername
+	r.RegistryPassword = concrete.RegistryPassword
+	r.RegistryService = concrete.RegistryService
+	r.RepoUrl = concrete.RepoUrl
+	r.Branch = concrete.Branch
+	r.GitUsername = concrete.GitUsername
+	r.GitToken = concrete.GitToken
+	r.GitService = concrete.GitService
+	r.Path = concrete.Path
+	r.File = concrete.File
+	r.Kubeconfig = concrete.Kubeconfig
+	r.ServiceRepository = concrete.ServiceRepository
+	r.MigrationRepository = concrete.MigrationRepository
+	r.ArtifactRepository = concrete.ArtifactRepository
+	r.AuthorName = concrete.AuthorName
+	r.AuthorEmail = concrete.AuthorEmail
+	r.FluxNamespace = concrete.FluxNamespace
+	r.FluxName = concrete.FluxName
+	r.FluxKustomization = concrete.FluxKustomization
+	r.TagFormat = concrete.TagFormat
+	r.RollbackTagFormat = concrete.RollbackTagFormat
+	r.ReleaseBranch = concrete.ReleaseBranch
 	return nil
 }
 
@@ -98,6 +200,78 @@ func (r *Images) UnmarshalJSON(bs []byte) error {
 	r.Service = concrete.Service
 	r.Migration = concrete.Migration
 	r.Plan = concrete.Plan
+	return nil
+}
+
+func (r PreflightPhase) MarshalJSON() ([]byte, error) {
+	var concrete struct {
+		Name       string
+		Status     string
+		Detail     string
+		DurationMs int
+		Log        string
+	}
+	concrete.Name = r.Name
+	concrete.Status = r.Status
+	concrete.Detail = r.Detail
+	concrete.DurationMs = r.DurationMs
+	concrete.Log = r.Log
+	return json.Marshal(&concrete)
+}
+
+func (r *PreflightPhase) UnmarshalJSON(bs []byte) error {
+	var concrete struct {
+		Name       string
+		Status     string
+		Detail     string
+		DurationMs int
+		Log        string
+	}
+	err := json.Unmarshal(bs, &concrete)
+	if err != nil {
+		return err
+	}
+	r.Name = concrete.Name
+	r.Status = concrete.Status
+	r.Detail = concrete.Detail
+	r.DurationMs = concrete.DurationMs
+	r.Log = concrete.Log
+	return nil
+}
+
+func (r PreflightReport) MarshalJSON() ([]byte, error) {
+	var concrete struct {
+		Tag         string
+		PreviousTag string
+		Passed      bool
+		Phases      []*PreflightPhase
+		Json        string
+	}
+	concrete.Tag = r.Tag
+	concrete.PreviousTag = r.PreviousTag
+	concrete.Passed = r.Passed
+	concrete.Phases = r.Phases
+	concrete.Json = r.Json
+	return json.Marshal(&concrete)
+}
+
+func (r *PreflightReport) UnmarshalJSON(bs []byte) error {
+	var concrete struct {
+		Tag         string
+		PreviousTag string
+		Passed      bool
+		Phases      []*PreflightPhase
+		Json        string
+	}
+	err := json.Unmarshal(bs, &concrete)
+	if err != nil {
+		return err
+	}
+	r.Tag = concrete.Tag
+	r.PreviousTag = concrete.PreviousTag
+	r.Passed = concrete.Passed
+	r.Phases = concrete.Phases
+	r.Json = concrete.Json
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -658,4 +659,143 @@ func TestDoorsHoldNoLogic(t *testing.T) {
 	for _, f := range found {
 		t.Errorf("door logic (belongs in pkg/): %s", f)
 	}
+}
+
+// TestConsumerBindingsMatchModule (issue 22, item 4): the bindings the example consumer
+// module (examples/go-postgres/.dagger) is built against hold every function of ci/ with
+// the same arguments: required ones as parameters in order, optional ones (+optional,
+// +default, +defaultPath) as fields of its Opts struct, named as the codegen names them.
+// A function or argument renamed in ci/ without new bindings fails here.
+func TestConsumerBindingsMatchModule(t *testing.T) {
+	path := filepath.Join(root, "examples", "go-postgres", ".dagger", "internal", "dagger", "dagger.gen.go")
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bindings := map[string]binding{} // "Tandem.Release", "Query.Tandem"
+	structs := map[string][]string{}
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				continue
+			}
+			recv := strings.TrimPrefix(types.ExprString(d.Recv.List[0].Type), "*")
+			var b binding
+			for _, p := range d.Type.Params.List {
+				for _, n := range p.Names {
+					if n.Name == "ctx" {
+						continue
+					}
+					if _, ok := p.Type.(*ast.Ellipsis); ok {
+						b.opts = append(b.opts, types.ExprString(p.Type.(*ast.Ellipsis).Elt))
+						continue
+					}
+					b.params = append(b.params, n.Name)
+				}
+			}
+			bindings[recv+"."+d.Name.Name] = b
+		case *ast.GenDecl:
+			for _, sp := range d.Specs {
+				if ts, ok := sp.(*ast.TypeSpec); ok {
+					if st, ok := ts.Type.(*ast.StructType); ok {
+						for _, fl := range st.Fields.List {
+							for _, n := range fl.Names {
+								structs[ts.Name.Name] = append(structs[ts.Name.Name], n.Name)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	checked := 0
+	for name, text := range moduleSources(t) {
+		mf, err := parser.ParseFile(fset, name, text, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmap := ast.NewCommentMap(fset, mf, mf.Comments)
+		for _, d := range mf.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || !tandemMethod(fd) {
+				continue
+			}
+			checked += checkBinding(t, fd, cmap, bindings, structs)
+		}
+	}
+	if checked < 12 {
+		t.Errorf("checked %d functions, want the constructor and every function", checked)
+	}
+}
+
+type binding struct {
+	params []string
+	opts   []string
+}
+
+// checkBinding compares ci/'s function fd with its binding; 1 when the binding exists.
+func checkBinding(t *testing.T, fd *ast.FuncDecl, cmap ast.CommentMap, bindings map[string]binding, structs map[string][]string) int {
+	t.Helper()
+	{
+		key, opts := "Tandem."+fd.Name.Name, "Tandem"+fd.Name.Name+"Opts"
+		if fd.Recv == nil {
+			key, opts = "Query.Tandem", "TandemOpts"
+		}
+		var required, optional []string
+		for _, p := range fd.Type.Params.List {
+			if types.ExprString(p.Type) == "context.Context" {
+				continue
+			}
+			opt := false
+			for _, g := range cmap[p] {
+				for _, c := range g.List {
+					opt = opt || strings.Contains(c.Text, "+optional") || strings.Contains(c.Text, "+default")
+				}
+			}
+			for _, n := range p.Names {
+				if opt {
+					optional = append(optional, bindingName(n.Name))
+				} else {
+					required = append(required, n.Name)
+				}
+			}
+		}
+		b, ok := bindings[key]
+		if !ok {
+			t.Errorf("the consumer's bindings lack %s (ci/ has it): regenerate them", key)
+			return 0
+		}
+		if strings.Join(b.params, ",") != strings.Join(required, ",") {
+			t.Errorf("%s: bindings take %v, ci/ requires %v", key, b.params, required)
+		}
+		if len(optional) > 0 && (len(b.opts) != 1 || b.opts[0] != opts || strings.Join(structs[opts], ",") != strings.Join(optional, ",")) {
+			t.Errorf("%s: bindings' options %v %v, ci/ has optional %v", key, b.opts, structs[opts], optional)
+		}
+	}
+	return 1
+}
+
+// bindingName is an argument as Dagger's Go codegen names an Opts field: exported, Go
+// initialisms upper-cased (repoUrl -> RepoURL, pipelineId -> PipelineID).
+func bindingName(arg string) string {
+	var words []string
+	start := 0
+	r := []rune(arg)
+	for i := 1; i <= len(r); i++ {
+		if i == len(r) || unicode.IsUpper(r[i]) {
+			words = append(words, string(r[start:i]))
+			start = i
+		}
+	}
+	for i, w := range words {
+		switch up := strings.ToUpper(w); up {
+		case "ID", "URL", "JSON", "HTTP", "SSH", "API", "DNS":
+			words[i] = up
+		default:
+			words[i] = strings.ToUpper(w[:1]) + w[1:]
+		}
+	}
+	return strings.Join(words, "")
 }
