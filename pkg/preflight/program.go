@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/tandem-ci/tandem/internal/procgroup"
+	"github.com/tandem-ci/tandem/internal/tarx"
 	"github.com/tandem-ci/tandem/pkg/image"
 )
 
@@ -92,18 +93,7 @@ func untar(r io.Reader, dir string) error {
 				return err
 			}
 		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o755|0o600)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(f, tr)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
+			if err := tarx.WriteFile(target, tr, os.FileMode(h.Mode)&0o755|0o600); err != nil {
 				return err
 			}
 		case tar.TypeSymlink:
