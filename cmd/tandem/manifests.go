@@ -4,11 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tandem-ci/tandem/internal/errmsg"
+	"github.com/tandem-ci/tandem/pkg/analyze"
 	"github.com/tandem-ci/tandem/pkg/lint"
 	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/tag"
 	"github.com/tandem-ci/tandem/pkg/variables"
 )
@@ -112,30 +117,65 @@ func newRenderCmd() *cobra.Command {
 }
 
 func newLintCmd() *cobra.Command {
-	var fluxDir, tagFormat string
+	var fluxDir, tagFormat, databaseURL string
+	var mig migrationsFlags
 	cmd := &cobra.Command{
-		Use:   "lint DIR",
-		Short: "Check a kustomization folder (and its Flux objects) for the migration pattern's known mistakes (exit 1 on errors)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "lint [DIR]",
+		Short: "Check a kustomization folder (and its Flux objects) for the migration pattern's known mistakes, and with --migrations what each new statement does to a live database (exit 1 on errors)",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := []lint.Option{lint.WithTagFormat(tagFormat)}
-			if fluxDir != "" {
-				opts = append(opts, lint.WithFluxDir(fluxDir))
+			if len(args) == 0 && mig.dir == "" {
+				return errors.New("give DIR (a kustomization folder) or --migrations DIR (a migrations folder), or both")
 			}
-			rep, err := lint.Lint(cmd.Context(), args[0], opts...)
-			if err != nil {
-				return err
-			}
-			err = emit(cmd, rep, func(w io.Writer) {
-				for _, f := range rep.Findings {
-					fmt.Fprintln(w, f)
+			var rep *lint.Report
+			if len(args) == 1 {
+				opts := []lint.Option{lint.WithTagFormat(tagFormat)}
+				if fluxDir != "" {
+					opts = append(opts, lint.WithFluxDir(fluxDir))
 				}
-				fmt.Fprintf(w, "%s: %d findings, %d errors\n", rep.Dir, len(rep.Findings), rep.Errors())
+				r, err := lint.Lint(cmd.Context(), args[0], opts...)
+				if err != nil {
+					return err
+				}
+				rep = &r
+			}
+			var an *analyze.Report
+			if cfg := mig.config(); cfg != nil {
+				r, err := analyzeMigrations(cmd, *cfg, databaseURL)
+				an = &r
+				if err != nil {
+					if format, _ := outputFormat(cmd); format == "json" {
+						emit(cmd, migrationsResult{rep, an}, nil)
+					}
+					return err
+				}
+			}
+			var out any = rep
+			if an != nil {
+				out = migrationsResult{rep, an}
+			}
+			err := emit(cmd, out, func(w io.Writer) {
+				if rep != nil {
+					for _, f := range rep.Findings {
+						fmt.Fprintln(w, f)
+					}
+					fmt.Fprintf(w, "%s: %d findings, %d errors\n", rep.Dir, len(rep.Findings), rep.Errors())
+				}
+				if an != nil {
+					printAnalysis(w, *an)
+				}
 			})
 			if err != nil {
 				return err
 			}
-			if n := rep.Errors(); n > 0 {
+			n := 0
+			if rep != nil {
+				n += rep.Errors()
+			}
+			if an != nil {
+				n += an.Errors()
+			}
+			if n > 0 {
 				return &exitError{fmt.Sprintf("%d lint errors", n)}
 			}
 			return nil
@@ -143,7 +183,58 @@ func newLintCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&fluxDir, "flux", "", "folder of the Flux OCIRepository and Kustomization to check too (default: flux/ beside DIR, when present)")
 	cmd.Flags().StringVar(&tagFormat, "tag-format", env("TANDEM_TAG_FORMAT"), "release tag format the OCIRepository's ref.semver must accept (default "+tag.DefaultFormat+")")
+	mig.bind(cmd.Flags(), "migrations folder to analyse on PostgreSQL: the live files are replayed, each new statement is run and measured (locks, rewrites) and checked (Atlas's analyzers, tandem's lock checks)")
+	cmd.Flags().StringVar(&databaseURL, "database-url", "", "empty scratch PostgreSQL database for --migrations instead of a throwaway one; it is changed ($TANDEM_PREFLIGHT_DATABASE_URL; never printed)")
 	return cmd
+}
+
+// migrationsResult is lint's JSON with --migrations.
+type migrationsResult struct {
+	Manifests  *lint.Report    `json:"manifests"`
+	Migrations *analyze.Report `json:"migrations"`
+}
+
+// analyzeMigrations replays and analyses cfg on the given database, else a throwaway one.
+func analyzeMigrations(cmd *cobra.Command, cfg analyze.Config, databaseURL string) (analyze.Report, error) {
+	cfg.Replay, cfg.DatabaseURL = true, firstOf(databaseURL, env("TANDEM_PREFLIGHT_DATABASE_URL"))
+	if cfg.DatabaseURL == "" {
+		pg, err := preflight.StartPostgres(cmd.Context())
+		if err != nil {
+			return analyze.Report{Dir: cfg.Dir}, fmt.Errorf("--migrations runs the statements on PostgreSQL: %w (or give --database-url)", err)
+		}
+		defer pg.Stop()
+		cfg.DatabaseURL = pg.URL
+	}
+	rep, err := analyze.Analyze(cmd.Context(), cfg)
+	if err != nil && cfg.DatabaseURL != "" {
+		err = errmsg.Replace(err, func(s string) string { return strings.ReplaceAll(s, cfg.DatabaseURL, "***") })
+	}
+	return rep, err
+}
+
+// printAnalysis prints the measured statements of each new file, the findings and a summary.
+func printAnalysis(w io.Writer, rep analyze.Report) {
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(w, "%s/%s: not analysed: %s\n", rep.Dir, s.File, s.Reason)
+	}
+	for _, f := range rep.Files {
+		fmt.Fprintf(w, "%s/%s (%s):\n", rep.Dir, f.Name, f.Duration.Round(time.Millisecond))
+		for _, s := range f.Statements {
+			fmt.Fprintf(w, "  L%-4d %-60s %s\n", s.Line, oneLine(s.Text, 60), s.Measured())
+		}
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintln(w, f)
+	}
+	fmt.Fprintf(w, "%s (%s): %s\n", rep.Dir, rep.Format, rep.Summary())
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n-3] + "..."
+	}
+	return s
 }
 
 func newBumpCmd() *cobra.Command {

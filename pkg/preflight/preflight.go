@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/tandem-ci/tandem/internal/errmsg"
+	"github.com/tandem-ci/tandem/pkg/analyze"
 	"github.com/tandem-ci/tandem/pkg/progress"
 )
 
@@ -29,12 +30,15 @@ var (
 	ErrTargetIncompatible = errors.New("rollback target is incompatible with the live schema")
 	// ErrSchemaChanged (Rollback): the target's migration, run on the live schema, changed it.
 	ErrSchemaChanged = errors.New("the target's migration changes the live schema")
+	// ErrUnsafeMigration: the analysis of the new migration files found errors.
+	ErrUnsafeMigration = errors.New("the migration is unsafe on a live database")
 )
 
 // Phase names, in the order they run.
 const (
 	PhaseDatabase = "database"
 	PhasePrevious = "previous"
+	PhaseAnalyze  = "analyze"
 	PhaseMigrate  = "migrate"
 	PhaseRerun    = "rerun"
 	PhaseCompat   = "compat"
@@ -75,6 +79,8 @@ type Result struct {
 	PreviousTag string        `json:"previousTag,omitempty"`
 	Phases      []Phase       `json:"phases"`
 	Duration    time.Duration `json:"duration"`
+	// Analysis is the analyze phase's report, when it ran.
+	Analysis *analyze.Report `json:"analysis,omitempty"`
 }
 
 // Container is what a Kubernetes container runs: the image and the command and args
@@ -131,6 +137,13 @@ type Config struct {
 	Redact []string
 	// Progress is called after each phase.
 	Progress func(Phase)
+
+	// Migrations, when set, adds the analyze phase after the previous one: the new files
+	// of this folder (after the version the previous release's migration recorded, or
+	// Migrations.Since) run statement by statement on the live schema in a transaction
+	// that is rolled back, their locks and rewrites measured (pkg/analyze). Errors fail
+	// the phase (ErrUnsafeMigration); warnings are reported.
+	Migrations *analyze.Config
 
 	// Rollback proves the way back instead of the way forward: PreviousTag and
 	// PreviousMigration are the live release's (replayed: the database gets the live
@@ -271,6 +284,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 
 	// previous: bring the database to what is live.
 	noPrevious := "no previous release"
+	liveApplied := false
 	w := wordsFor(cfg.Rollback)
 	if err := x.phase(w.previousPhase, func() (Status, string, string, error) {
 		if cfg.PreviousMigration.Image == "" {
@@ -291,10 +305,32 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if err != nil {
 			return "", "", log, fmt.Errorf("%w: %s %s: %w", ErrMigrationFailed, w.previousMigration, cfg.PreviousMigration.Image, err)
 		}
+		liveApplied = true
 		return StatusPassed, cfg.PreviousMigration.Image + " applied", "", nil
 	}); err != nil {
 		return res, err
 	}
+
+	// analyze: what the new files do to the live schema, measured. Its errors fail the
+	// pre-flight at the end: the phases after it still run and show what happens.
+	var unsafe error
+	if cfg.Migrations != nil && !cfg.Rollback {
+		if err := x.phase(PhaseAnalyze, func() (Status, string, string, error) {
+			if !liveApplied {
+				return StatusSkipped, noPrevious + ": no live database to analyse against", "", nil
+			}
+			return analyzePhase(ctx, runner, url, *cfg.Migrations, &res)
+		}); errors.Is(err, ErrUnsafeMigration) {
+			unsafe = err
+		} else if err != nil {
+			return res, err
+		}
+	}
+	defer func() {
+		if unsafe != nil {
+			err = errors.Join(unsafe, err)
+		}
+	}()
 
 	// migrate
 	if err := x.phase(PhaseMigrate, func() (Status, string, string, error) {
@@ -414,6 +450,41 @@ func wordsFor(rollback bool) words {
 		return words{PhaseLive, "the live release's migration", "the target's service", "the live schema", ErrTargetIncompatible}
 	}
 	return words{PhasePrevious, "the previous release's migration", "the previous service", "the migrated schema", ErrIncompatible}
+}
+
+// DatabaseReacher is implemented by runners whose database URL is not the one this
+// process reaches it at (the Dagger runner's service): the analysis connects from here.
+type DatabaseReacher interface {
+	HostURL(ctx context.Context, url string) (string, error)
+}
+
+// analyzePhase runs the analysis on the phase's database (at the live schema).
+func analyzePhase(ctx context.Context, runner Runner, url string, cfg analyze.Config, res *Result) (Status, string, string, error) {
+	if r, ok := runner.(DatabaseReacher); ok {
+		u, err := r.HostURL(ctx, url)
+		if err != nil {
+			return "", "", "", fmt.Errorf("reaching the pre-flight's database for the analysis: %w", err)
+		}
+		url = u
+	}
+	cfg.DatabaseURL, cfg.Replay = url, false
+	rep, err := analyze.Analyze(ctx, cfg)
+	res.Analysis = &rep
+	var lines []string
+	for _, f := range rep.Findings {
+		lines = append(lines, f.String())
+	}
+	if err != nil {
+		return "", "", strings.Join(lines, "\n"), fmt.Errorf("analysing %s: %w", rep.Dir, err)
+	}
+	if n := rep.Errors(); n > 0 {
+		return "", "", "", fmt.Errorf("%w: %d errors in %s:\n%s", ErrUnsafeMigration, n, rep.Dir, strings.Join(lines, "\n"))
+	}
+	detail := rep.Summary()
+	for _, f := range rep.Findings {
+		detail += "\n" + f.String()
+	}
+	return StatusPassed, detail, "", nil
 }
 
 // ErrDatabase is returned when the database phase cannot provide a database.

@@ -52,6 +52,18 @@ func (s *Preflight) Config(ctx context.Context, tag string) (preflight.Config, e
 	dir := filepath.Join(s.Checkout, filepath.FromSlash(p.ManifestsPath))
 	cfg := s.Options
 	cfg.Tag = tag
+	if m := cfg.Migrations; m != nil {
+		// The migrations folder is the checkout's: findings name its repository path.
+		mc := *m
+		if !filepath.IsAbs(mc.Dir) {
+			mc.Display = or(mc.Display, filepath.ToSlash(mc.Dir))
+			mc.Dir = filepath.Join(s.Checkout, mc.Dir)
+		}
+		if fi, err := os.Stat(mc.Dir); err != nil || !fi.IsDir() {
+			return cfg, fmt.Errorf("the pre-flight's analysis reads the migrations at %s of the checkout (%s): folder not found", or(mc.Display, mc.Dir), s.Checkout)
+		}
+		cfg.Migrations = &mc
+	}
 	if err := preflight.CheckCompat(cfg.CompatCheck); err != nil {
 		return cfg, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/tandem-ci/tandem/internal/gitserver"
 	"github.com/tandem-ci/tandem/internal/localcluster"
 	"github.com/tandem-ci/tandem/pkg/manifest"
+	"github.com/tandem-ci/tandem/pkg/analyze"
 	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/progress"
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -214,11 +215,21 @@ func (r *run) release(ctx context.Context, tag, src string) (release.Result, err
 		Progress: func(s release.Step) { r.step(s.Name, s.Duration, "%s: %s", tag, s.Detail) }}
 	if r.preflight {
 		s.Checkout = r.src
+		// The analysis reads the release's own migrations (the source built, not the
+		// checkout that still holds the live release).
 		s.Preflight = &preflight.Config{CompatCheck: r.cfg.CompatCheck, Progress: func(ph preflight.Phase) {
-			if r.cfg.Out != nil {
-				fmt.Fprintf(r.cfg.Out, "     %s\n", ph.Line())
+			if r.cfg.Out == nil {
+				return
 			}
-		}}
+			fmt.Fprintf(r.cfg.Out, "     %s\n", ph.Line())
+			if ph.Name == preflight.PhaseAnalyze {
+				if _, rest, ok := strings.Cut(ph.Detail, "\n"); ok {
+					for _, l := range strings.Split(rest, "\n") {
+						fmt.Fprintf(r.cfg.Out, "       %s\n", l)
+					}
+				}
+			}
+		}, Migrations: &analyze.Config{Dir: filepath.Join(src, "internal", "migrations"), Display: "internal/migrations"}}
 	}
 	rel, err := release.Build(ctx, p, s)
 	if err != nil {
@@ -251,8 +262,8 @@ func (r *run) breaking(ctx context.Context, tag string) error {
 	res, err := r.release(ctx, tag, src)
 	r.res.Stopped = &res
 	t := time.Now() // the check below; the release's own steps were timed above
-	if !errors.Is(err, preflight.ErrIncompatible) {
-		return fmt.Errorf("release %s drops a column release %s reads: the pre-flight should have stopped it, got: %v", tag, live.Tag, err)
+	if !errors.Is(err, preflight.ErrIncompatible) || !errors.Is(err, preflight.ErrUnsafeMigration) {
+		return fmt.Errorf("release %s drops a column release %s reads: the pre-flight's analysis and compat check should have stopped it, got: %v", tag, live.Tag, err)
 	}
 	// Nothing reached git or the artifact repository.
 	out, gerr := gitserver.Git(r.tmp, "-c", "http.extraHeader=Authorization: Basic "+basicAuth("demo", "demo-token"), "ls-remote", r.repo, "refs/heads/main")
@@ -267,7 +278,7 @@ func (r *run) breaking(ctx context.Context, tag string) error {
 	if _, err := client.Pull(ctx, r.plan.ArtifactRepository+":"+tag, filepath.Join(r.tmp, "should-not-exist")); err == nil {
 		return fmt.Errorf("release %s pushed its artifact despite its failed pre-flight", tag)
 	}
-	r.step("stopped", time.Since(t), "%s (migration 00004 drops notes.created_at, which %s's service reads) stopped before the commit: branch main still at %s (%s), no artifact %s",
+	r.step("stopped", time.Since(t), "%s (migration 00004 drops notes.created_at, which %s's service reads: predicted by the analysis, proven by the compat check) stopped before the commit: branch main still at %s (%s), no artifact %s",
 		tag, live.Tag, live.Tag, head[:min(8, len(head))], tag)
 	return nil
 }

@@ -49,6 +49,13 @@ func TestDemo(t *testing.T) {
 		if last.Name != preflight.PhaseCompat || !strings.Contains(last.Detail, `column "created_at" does not exist`) {
 			t.Errorf("last phase = %+v", last)
 		}
+		// Issue 23: the analysis predicted it, naming file and line, before the compat
+		// check proved it.
+		an := s.Preflight.Analysis
+		if an == nil || an.Errors() != 1 || an.Findings[0].Code != "DS103" && an.Findings[1].Code != "DS103" ||
+			!strings.Contains(out.String(), "internal/migrations/00004_drop_created_at.sql:2: error DS103") {
+			t.Errorf("analysis of the breaking release = %+v\n%s", an, out.String())
+		}
 	}
 	rd := res.Rendered
 	if rd.JobName != "notes-migration-v1.1.0" || rd.WaitsFor != rd.JobName || !strings.HasSuffix(rd.ServiceImage, "/notes:v1.1.0") || !strings.HasSuffix(rd.MigrationImage, "/notes-migration:v1.1.0") {
