@@ -86,6 +86,9 @@ func (r Tandem) MarshalJSON() ([]byte, error) {
 		TagFormat           string
 		RollbackTagFormat   string
 		ReleaseBranch       string
+		Migrations          string
+		MigrationsSince     string
+		MigrationsFormat    string
 	}
 	concrete.Source = r.Source
 	concrete.App = r.App
@@ -112,6 +115,9 @@ func (r Tandem) MarshalJSON() ([]byte, error) {
 	concrete.TagFormat = r.TagFormat
 	concrete.RollbackTagFormat = r.RollbackTagFormat
 	concrete.ReleaseBranch = r.ReleaseBranch
+	concrete.Migrations = r.Migrations
+	concrete.MigrationsSince = r.MigrationsSince
+	concrete.MigrationsFormat = r.MigrationsFormat
 	return json.Marshal(&concrete)
 }
 
@@ -142,6 +148,9 @@ func (r *Tandem) UnmarshalJSON(bs []byte) error {
 		TagFormat           string
 		RollbackTagFormat   string
 		ReleaseBranch       string
+		Migrations          string
+		MigrationsSince     string
+		MigrationsFormat    string
 	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
@@ -172,6 +181,9 @@ func (r *Tandem) UnmarshalJSON(bs []byte) error {
 	r.TagFormat = concrete.TagFormat
 	r.RollbackTagFormat = concrete.RollbackTagFormat
 	r.ReleaseBranch = concrete.ReleaseBranch
+	r.Migrations = concrete.Migrations
+	r.MigrationsSince = concrete.MigrationsSince
+	r.MigrationsFormat = concrete.MigrationsFormat
 	return nil
 }
 
@@ -941,6 +953,34 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*Tandem).WithFlux(&parent, fluxNamespace, fluxName, fluxKustomization), nil
+		case "WithMigrations":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var migrations string
+			if inputArgs["migrations"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["migrations"]), &migrations)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg migrations", err))
+				}
+			}
+			var migrationsSince string
+			if inputArgs["migrationsSince"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["migrationsSince"]), &migrationsSince)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg migrationsSince", err))
+				}
+			}
+			var migrationsFormat string
+			if inputArgs["migrationsFormat"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["migrationsFormat"]), &migrationsFormat)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg migrationsFormat", err))
+				}
+			}
+			return (*Tandem).WithMigrations(&parent, migrations, migrationsSince, migrationsFormat), nil
 		case "WithReleaseBranch":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)

@@ -72,6 +72,12 @@ type Tandem struct {
 	RollbackTagFormat string
 	// +private
 	ReleaseBranch string
+	// +private
+	Migrations string
+	// +private
+	MigrationsSince string
+	// +private
+	MigrationsFormat string
 }
 
 // New holds what every function shares: the project, where its images and manifests go,
@@ -200,6 +206,24 @@ func (m *Tandem) WithReleaseBranch(
 ) *Tandem {
 	c := *m
 	c.ReleaseBranch = releaseBranch
+	return &c
+}
+
+// WithMigrations adds the pre-flight's analyze phase: the new files of this folder run
+// statement by statement on the live schema, their locks and rewrites measured and
+// checked (pkg/analyze, as `tandem lint --migrations`).
+func (m *Tandem) WithMigrations(
+	// Migrations folder in the source (SQL files)
+	migrations string,
+	// Version of the last live file (default: what the migration tool recorded)
+	// +optional
+	migrationsSince string,
+	// goose, golang-migrate, dbmate, flyway, liquibase or sql (default: detected)
+	// +optional
+	migrationsFormat string,
+) *Tandem {
+	c := *m
+	c.Migrations, c.MigrationsSince, c.MigrationsFormat = migrations, migrationsSince, migrationsFormat
 	return &c
 }
 

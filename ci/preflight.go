@@ -11,6 +11,7 @@ import (
 	"dagger/tandem/doors"
 	"dagger/tandem/internal/dagger"
 
+	"github.com/tandem-ci/tandem/pkg/analyze"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -132,7 +133,11 @@ func (m *Tandem) preflightSetup(ctx context.Context, p release.Plan, compatCheck
 			return m.importThroughFunction(ctx, ref, reg)
 		}
 	}
-	return checkout, &preflight.Config{Runner: runner, CompatCheck: compatCheck, DatabaseEnv: databaseEnv}, nil
+	cfg := &preflight.Config{Runner: runner, CompatCheck: compatCheck, DatabaseEnv: databaseEnv}
+	if m.Migrations != "" {
+		cfg.Migrations = &analyze.Config{Dir: m.Migrations, Since: m.MigrationsSince, Format: m.MigrationsFormat}
+	}
+	return checkout, cfg, nil
 }
 
 // containerRunner runs the pre-flight's programs as Dagger containers: PostgreSQL as a
@@ -146,7 +151,10 @@ type containerRunner struct {
 	db  *dagger.Service
 }
 
-var _ preflight.Runner = (*containerRunner)(nil)
+var (
+	_ preflight.Runner          = (*containerRunner)(nil)
+	_ preflight.DatabaseReacher = (*containerRunner)(nil)
+)
 
 const (
 	dbAlias      = "db"
@@ -232,6 +240,16 @@ func (r *containerRunner) Run(ctx context.Context, c preflight.Container, env []
 		return out, fmt.Errorf("exit status %d", code)
 	}
 	return out, nil
+}
+
+// HostURL is the database's URL as this function reaches it (the analysis connects from
+// here): the service's endpoint instead of its alias.
+func (r *containerRunner) HostURL(ctx context.Context, url string) (string, error) {
+	endpoint, err := r.db.Endpoint(ctx, dagger.ServiceEndpointOpts{Port: 5432})
+	if err != nil {
+		return "", fmt.Errorf("the database service's endpoint: %w", err)
+	}
+	return strings.Replace(url, dbAlias+":5432", endpoint, 1), nil
 }
 
 func (r *containerRunner) Schema(ctx context.Context, url string) (string, error) {

@@ -511,7 +511,7 @@ func internalImports(t *testing.T) []string {
 // must carry +cache="never", or a second identical call returns the cached answer and
 // does nothing (docs.dagger.io, "Function Caching").
 // pureFunctions may be cached: the constructor and the With… methods only hold state.
-var pureFunctions = []string{"new", "build", "bump", "lint", "render", "with-repositories", "with-author", "with-flux", "with-tag-format", "with-release-branch"}
+var pureFunctions = []string{"new", "build", "bump", "lint", "render", "with-repositories", "with-author", "with-flux", "with-tag-format", "with-release-branch", "with-migrations"}
 
 // cachePolicies reads each module function's +cache pragma ("" when none).
 func cachePolicies(t *testing.T, src map[string]string) map[string]string {

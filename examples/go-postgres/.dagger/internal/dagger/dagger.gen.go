@@ -18118,6 +18118,36 @@ func (r *Tandem) WithFlux(opts ...TandemWithFluxOpts) *Tandem {
 	}
 }
 
+// TandemWithMigrationsOpts contains options for Tandem.WithMigrations
+type TandemWithMigrationsOpts struct {
+	// Version of the last live file (default: what the migration tool recorded)
+	MigrationsSince string
+	// goose, golang-migrate, dbmate, flyway, liquibase or sql (default: detected)
+	MigrationsFormat string
+}
+
+// WithMigrations adds the pre-flight's analyze phase: the new files of this folder run
+// statement by statement on the live schema, their locks and rewrites measured and
+// checked (pkg/analyze, as `tandem lint --migrations`).
+func (r *Tandem) WithMigrations(migrations string, opts ...TandemWithMigrationsOpts) *Tandem {
+	q := r.query.Select("withMigrations")
+	for i := len(opts) - 1; i >= 0; i-- {
+		// `migrationsSince` optional argument
+		if !querybuilder.IsZeroValue(opts[i].MigrationsSince) {
+			q = q.Arg("migrationsSince", opts[i].MigrationsSince)
+		}
+		// `migrationsFormat` optional argument
+		if !querybuilder.IsZeroValue(opts[i].MigrationsFormat) {
+			q = q.Arg("migrationsFormat", opts[i].MigrationsFormat)
+		}
+	}
+	q = q.Arg("migrations", migrations)
+
+	return &Tandem{
+		query: q,
+	}
+}
+
 // WithReleaseBranch names the branch released on purpose (e.g. $CI_DEFAULT_BRANCH): a
 // release of another branch is refused, so a feature branch never becomes the newest
 // artifact Flux follows.
