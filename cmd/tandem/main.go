@@ -24,8 +24,17 @@ func main() {
 	stop()
 	if err != nil {
 		report(root, os.Args[1:], os.Stdout, os.Stderr, err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode is 1, or the code an exitError asks for (tandem status's states).
+func exitCode(err error) int {
+	var exit *exitError
+	if errors.As(err, &exit) && exit.code != 0 {
+		return exit.code
+	}
+	return 1
 }
 
 // report tells why a command failed: on stderr, and with -o json also as a JSON object
@@ -65,6 +74,9 @@ func wantsJSON(args []string) bool {
 }
 
 // exitError makes tandem exit non-zero after the command already reported why.
-type exitError struct{ msg string }
+type exitError struct {
+	msg  string
+	code int // 0: 1
+}
 
 func (e *exitError) Error() string { return e.msg }

@@ -176,7 +176,7 @@ func newLintCmd() *cobra.Command {
 				n += an.Errors()
 			}
 			if n > 0 {
-				return &exitError{fmt.Sprintf("%d lint errors", n)}
+				return &exitError{msg: fmt.Sprintf("%d lint errors", n)}
 			}
 			return nil
 		},

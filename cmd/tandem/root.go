@@ -20,7 +20,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
 	root.AddCommand(newInitCmd(), newRenderCmd(), newLintCmd(), newBumpCmd(), newTagCmd(),
-		newReleaseCmd(), newRollbackCmd(), newImagesCmd(), newPreflightCmd(), newCommitCmd(), newPushArtifactCmd(),
+		newReleaseCmd(), newRollbackCmd(), newStatusCmd(), newImagesCmd(), newPreflightCmd(), newCommitCmd(), newPushArtifactCmd(),
 		newReconcileCmd(), newWatchCmd(), newWaiterImageCmd(), newDemoCmd())
 	root.AddCommand(newWaitCmds()...)
 	return root

@@ -51,3 +51,17 @@ func Find(ctx context.Context, serviceRepo, migrationRepo, tag string, opts ...P
 	res.Duration = time.Since(start)
 	return res, errors.Join(errs...)
 }
+
+// Digest is the digest the registry gives ref (repository:tag): one HEAD request.
+func Digest(ctx context.Context, ref string, opts ...PublishOption) (string, error) {
+	o := newPublishOptions(opts)
+	r, err := name.ParseReference(ref, o.nameOptions()...)
+	if err != nil {
+		return "", fmt.Errorf("parsing image reference %s: %w", ref, err)
+	}
+	desc, err := remote.Head(r, remoteOpts(ctx, o, nil)...)
+	if err != nil {
+		return "", fmt.Errorf("finding image %s: %w", ref, err)
+	}
+	return desc.Digest.String(), nil
+}

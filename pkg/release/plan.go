@@ -156,6 +156,8 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	needs := func(step string) bool { return slices.Contains(steps, step) }
+	// A status look names no new release: it reads the tag the branch holds.
+	statusOnly := len(steps) == 1 && steps[0] == StepStatus
 
 	p := Plan{Steps: steps, App: cfg.App, Prebuilt: cfg.Prebuilt, Branch: cfg.Branch, PushOptionCISkip: cfg.PushOptionCISkip,
 		RegistryUsername: cfg.RegistryUsername, registryPassword: cfg.RegistryPassword}
@@ -180,20 +182,20 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 				p.App = strings.TrimSuffix(path.Base(u.Path), ".git")
 			}
 		}
-	} else if needs(StepCommit) {
+	} else if needs(StepCommit) || needs(StepStatus) {
 		bad("RepoURL", "repository URL: required")
 	}
 	p.GitUsername = or(p.GitUsername, DefaultGitUsername)
 
 	t, err := tag.Compute(cfg.Tag)
-	if err != nil {
+	if err != nil && !statusOnly {
 		bad("Tag", "tag: %v", err)
-	} else {
+	} else if err == nil {
 		p.Tag, p.TagSource = t.Tag, t.Source
 	}
 	if p.App == "" {
 		// Pushing an artifact to a named repository needs no app; everything else does.
-		if needs(StepImages) || needs(StepPreflight) || needs(StepCommit) || cfg.ArtifactRepository == "" {
+		if needs(StepImages) || needs(StepPreflight) || needs(StepCommit) || needs(StepStatus) || cfg.ArtifactRepository == "" {
 			bad("App", "app: required")
 		}
 	} else if p.Tag != "" {
@@ -205,10 +207,10 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 	p.ServiceRepository, p.MigrationRepository, p.ArtifactRepository = naming.Repositories(cfg.Registry, p.App, cfg.ServiceRepository, cfg.MigrationRepository, cfg.ArtifactRepository)
 	type repo struct{ name, field, value string }
 	var repos []repo
-	if needs(StepImages) || needs(StepPreflight) {
+	if needs(StepImages) || needs(StepPreflight) || needs(StepStatus) {
 		repos = append(repos, repo{"ServiceRepository", "service repository", p.ServiceRepository}, repo{"MigrationRepository", "migration repository", p.MigrationRepository})
 	}
-	if needs(StepArtifact) {
+	if needs(StepArtifact) || needs(StepStatus) {
 		repos = append(repos, repo{"ArtifactRepository", "artifact repository", p.ArtifactRepository})
 	}
 	for _, r := range repos {
@@ -261,7 +263,7 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 	if p.VariablesFile == "" {
 		p.VariablesFile = path.Join(p.ManifestsPath, path.Base(variables.DefaultFile))
 	}
-	if needs(StepCommit) {
+	if needs(StepCommit) || needs(StepStatus) {
 		for _, f := range []struct{ name, field, value string }{{"ManifestsPath", "manifests path", p.ManifestsPath}, {"VariablesFile", "variables file", p.VariablesFile}} {
 			if path.IsAbs(f.value) || f.value == ".." || strings.HasPrefix(f.value, "../") {
 				bad(f.name, "%s %q: must be a path inside the repository (relative, no ..)", f.field, f.value)

@@ -15,6 +15,10 @@ import (
 // StepPreflight proves the migration on a throwaway database before the commit.
 const StepPreflight = "preflight"
 
+// StepStatus is no step of a release: ResolveSteps(cfg, StepStatus) resolves the names a
+// look at the live release needs (repositories, branch, Flux objects), without a tag.
+const StepStatus = "status"
+
 // Preflighter runs the pre-flight for tag.
 type Preflighter interface {
 	Preflight(ctx context.Context, tag string) (preflight.Result, error)

@@ -47,6 +47,12 @@ func (r Registry) keychain() authn.Keychain {
 	return r.Keychain
 }
 
+// PublishOptions are r as pkg/image's options.
+func (r Registry) PublishOptions() []image.PublishOption { return r.publishOptions() }
+
+// ArtifactOptions are r as pkg/artifact's options.
+func (r Registry) ArtifactOptions() []artifact.Option { return r.artifactOptions() }
+
 func (r Registry) publishOptions() []image.PublishOption {
 	opts := []image.PublishOption{image.WithKeychain(r.keychain())}
 	if r.Insecure {
