@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tandem-ci/tandem/internal/testcluster"
 	"github.com/tandem-ci/tandem/internal/testgit"
 	"github.com/tandem-ci/tandem/internal/testregistry"
 	"github.com/tandem-ci/tandem/pkg/manifest"
@@ -61,4 +65,125 @@ func TestStatusWithoutCluster(t *testing.T) {
 	if !errors.As(err, &exit) || exit.code != 3 || !strings.Contains(out, "v1.2.0: images of v1.2.0 missing from the registry") || !strings.Contains(out, "cluster    not asked") {
 		t.Errorf("status of a branch ahead of its artifact = %v\n%s", err, out)
 	}
+}
+
+// status runs `tandem status -o json` on the loop and returns the report and exit code.
+func (l *loop) status(t *testing.T) (status.Report, int) {
+	t.Helper()
+	out, err := run(t, "status", "--app", "shop", "--registry", l.reg.Host, "--repo-url", l.git.RepoURL, "--branch", "main", "--git-username", "ci",
+		"--insecure", "--kubeconfig", l.c.Kubeconfig, "-n", "shop", "-o", "json")
+	code := 0
+	var exit *exitError
+	if errors.As(err, &exit) {
+		code = exit.code
+	} else if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	var rep status.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return rep, code
+}
+
+// edit commits a change of the branch's k8s/ folder.
+func (l *loop) edit(t *testing.T, msg string, change func(k8s string)) {
+	t.Helper()
+	work := t.TempDir()
+	for _, args := range [][]string{{"clone", "-q", "-b", "main", l.git.Bare, work}} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	change(filepath.Join(work, "k8s"))
+	for _, args := range [][]string{{"-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qam", msg}, {"push", "-q", "origin", "main"}} {
+		if out, err := exec.Command("git", append([]string{"-C", work}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// TestStatusLoop (issue 24) on the local control plane with the real Flux controllers:
+// a healthy release is consistent with the right digests; one pushed but not reconciled
+// is "not yet applied"; a failed migration names the Job's reason; pods on two digests
+// mid-rollout are shown as such.
+func TestStatusLoop(t *testing.T) {
+	l := newLoop(t, "1h")
+	ctx := context.Background()
+	if out, err := l.release("v1.1.0"); err != nil {
+		t.Fatalf("release v1.1.0: %v\n%s", err, out)
+	}
+	rep, code := l.status(t)
+	svcDigest := rep.Images.Service[strings.Index(rep.Images.Service, "@")+1:]
+	if code != 0 || rep.Verdict != "live v1.1.0, consistent" || rep.Cluster == nil || len(rep.Cluster.Rollout.Digests) != 1 ||
+		rep.Cluster.Rollout.Digests[0].Digest != svcDigest || rep.Cluster.Rollout.Digests[0].Running != 2 || rep.Cluster.Job.State != "complete" {
+		t.Errorf("healthy release: exit %d, %+v", code, rep)
+	}
+	t.Logf("healthy: %s (looked in %s)", rep.Verdict, rep.Duration.Round(time.Millisecond))
+
+	// Pushed, not reconciled (the interval is 1h): progressing, exit 2.
+	hello, _ := filepath.Abs("../../pkg/image/testdata/hello")
+	if out, err := run(t, "release", "--app", "shop", "--registry", l.reg.Host, "--source", hello, "--checkout", t.TempDir(), "--repo-url", l.git.RepoURL,
+		"--branch", "main", "--git-username", "ci", "--tag", "v1.2.0", "--insecure"); err != nil {
+		t.Fatalf("release v1.2.0: %v\n%s", err, out)
+	}
+	rep, code = l.status(t)
+	if code != 2 || rep.State != status.StateProgressing || !strings.Contains(rep.Verdict, "artifact v1.2.0 not yet applied") {
+		t.Errorf("pushed, not reconciled: exit %d, %s", code, rep.Verdict)
+	}
+	t.Logf("not reconciled: %s", rep.Verdict)
+	if out, err := run(t, "reconcile", "--source", "shop", "--kubeconfig", l.c.Kubeconfig, "--timeout", "60s"); err != nil {
+		t.Fatalf("reconcile: %v\n%s", err, out)
+	}
+
+	// A failed migration: the verdict names the Job's reason, exit 4.
+	l.edit(t, "migration that fails", func(k8s string) {
+		if err := testcluster.KeepOffNodes(filepath.Join(k8s, "migration-job.yaml")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	failCtx, cancel := context.WithCancel(ctx)
+	go testcluster.FailJobPod(failCtx, l.c.Kube, "shop", "shop-migration-v1.3.0")
+	l.release("v1.3.0") // fails: the point
+	cancel()
+	rep, code = l.status(t)
+	if code != 4 || !strings.Contains(rep.Verdict, "migration failed") || !strings.Contains(rep.Verdict, "BackoffLimitExceeded") {
+		t.Errorf("failed migration: exit %d, %s", code, rep.Verdict)
+	}
+	t.Logf("failed migration: %s", rep.Verdict)
+
+	// A rollout whose new pods cannot be scheduled: pods on two digests.
+	l.edit(t, "pods of the next release stay pending", func(k8s string) {
+		os.WriteFile(filepath.Join(k8s, "migration-job.yaml"), must(manifest.Files(manifest.Spec{App: "shop", Namespace: "shop", Image: l.reg.Host + "/shop",
+			MigrationCommand: []string{"/app/hello", "migrate"}, WaiterImage: manifest.TandemWaiterImage, WaiterLogs: true, Tag: "v1.0.0"}))["migration-job.yaml"], 0o644)
+		if err := testcluster.KeepOffNodes(filepath.Join(k8s, "deployment.yaml")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	other := filepath.Join(t.TempDir(), "hello")
+	os.CopyFS(other, os.DirFS(hello))
+	os.WriteFile(filepath.Join(other, "main.go"), []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello again\") }\n"), 0o644)
+	if out, err := run(t, "release", "--app", "shop", "--registry", l.reg.Host, "--source", other, "--checkout", t.TempDir(), "--repo-url", l.git.RepoURL,
+		"--branch", "main", "--git-username", "ci", "--tag", "v1.4.0", "--insecure", "--reconcile", "--flux-kustomization", "-", "--kubeconfig", l.c.Kubeconfig, "--timeout", "60s"); err != nil {
+		t.Fatalf("release v1.4.0: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		rep, code = l.status(t)
+		if strings.Contains(rep.Verdict, "pods on 2 digests") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if rep.State == status.StateConsistent || !strings.Contains(rep.Verdict, "rollout in progress: pods on 2 digests") || len(rep.Cluster.Rollout.Digests) != 2 {
+		t.Errorf("mid-rollout: exit %d, %s %+v", code, rep.Verdict, rep.Cluster)
+	}
+	t.Logf("mid-rollout: %s", rep.Verdict)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -112,9 +112,10 @@ func FinishJob(kube kubernetes.Interface, ns, name string, ok bool) error {
 	return err
 }
 
-// KeepOffNodes edits the Job manifest file at path so that no node runs its pod: a
-// nodeSelector no node matches. kwok runs no containers and would report any pod as
-// running; a pod kept off its node can be failed with FailJobPod like a kubelet would.
+// KeepOffNodes edits the Job (or Deployment) manifest file at path so that no node runs
+// its pods: a nodeSelector no node matches. kwok runs no containers and would report any
+// pod as running; a pod kept off its node can be failed with FailJobPod like a kubelet
+// would, or left Pending (a rollout that does not progress).
 func KeepOffNodes(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -124,8 +125,8 @@ func KeepOffNodes(path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if job.GetKind() != "Job" {
-		return fmt.Errorf("%s: kind %q, want a Job", path, job.GetKind())
+	if k := job.GetKind(); k != "Job" && k != "Deployment" {
+		return fmt.Errorf("%s: kind %q, want a Job or a Deployment", path, k)
 	}
 	if err := job.PipeE(kyaml.LookupCreate(kyaml.MappingNode, "spec", "template", "spec", "nodeSelector"),
 		kyaml.SetField("tandem.dev/no-kubelet", kyaml.NewStringRNode("true"))); err != nil {

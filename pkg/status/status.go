@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -111,7 +110,9 @@ type FluxObject struct {
 	Object   string `json:"object"`
 	Ready    string `json:"ready"` // True, False, Unknown, "" (not found)
 	Revision string `json:"revision,omitempty"`
-	Message  string `json:"message,omitempty"`
+	// Attempted is a Kustomization's last attempted revision: applied, maybe unhealthy.
+	Attempted string `json:"attempted,omitempty"`
+	Message   string `json:"message,omitempty"`
 }
 
 // Job is the release's migration Job.
@@ -243,25 +244,30 @@ func lookCluster(ctx context.Context, cfg Config, rep *Report) (*Cluster, error)
 			c.Kustomization = fo
 		}
 	}
-	switch src, ks := c.Source, c.Kustomization; {
-	case src.Ready == "":
-		rep.problem(StateInconsistent, "no OCIRepository %s: apply the Flux objects (tandem init writes them)", src.Object)
-	case want != "" && src.Revision != want && tagOf(src.Revision) != rep.Tag:
-		rep.problem(StateProgressing, "artifact %s not yet fetched by Flux: %s is at %s (%s)", rep.Tag, src.Object, orNone(src.Revision), src.Message)
-	case p.FluxKustomization != "" && ks.Ready == "":
-		rep.problem(StateInconsistent, "no Kustomization %s", ks.Object)
-	case p.FluxKustomization != "" && ks.Ready == "False" && tagOf(ks.Revision) != rep.Tag:
-		rep.problem(StateFailed, "Kustomization failing: %s", ks.Message)
-	case p.FluxKustomization != "" && tagOf(ks.Revision) != rep.Tag:
-		rep.problem(StateProgressing, "artifact %s not yet applied: %s last applied %s", rep.Tag, ks.Object, orNone(ks.Revision))
-	}
 	var err error
 	if c.Job, err = job(ctx, cfg.Kube, cfg.Namespace, p.App, rep.Tag); err != nil {
 		return c, err
 	}
-	switch c.Job.State {
-	case "failed":
+	if c.Job.State == "failed" { // the root cause, before what Flux says of it
 		rep.problem(StateFailed, "migration failed: Job %s: %s", c.Job.Name, c.Job.Reason)
+	}
+	kust := p.FluxKustomization != ""
+	var unhealthy string // a Kustomization that applied the release but is not Ready: said after the rollout
+	switch src, ks := c.Source, c.Kustomization; {
+	case src.Ready == "":
+		rep.problem(StateInconsistent, "no OCIRepository %s: apply the Flux objects (tandem init writes them)", src.Object)
+	case want != "" && tagOf(src.Revision) != rep.Tag:
+		rep.problem(StateProgressing, "artifact %s not yet applied: %s has not fetched it, still at %s", rep.Tag, src.Object, orNone(src.Revision))
+	case kust && ks.Ready == "":
+		rep.problem(StateInconsistent, "no Kustomization %s", ks.Object)
+	case kust && tagOf(ks.Revision) != rep.Tag && tagOf(ks.Attempted) != rep.Tag:
+		rep.problem(StateProgressing, "artifact %s not yet applied: %s last applied %s", rep.Tag, ks.Object, orNone(ks.Revision))
+	case kust && tagOf(ks.Revision) != rep.Tag && ks.Ready == "False" && tagOf(ks.Attempted) == rep.Tag && ks.Message != "" && !strings.Contains(ks.Message, "health check"):
+		rep.problem(StateFailed, "Kustomization failing, %s not applied: %s", rep.Tag, ks.Message)
+	case kust && ks.Ready == "False" && c.Job.State != "failed":
+		unhealthy = ks.Message
+	}
+	switch c.Job.State {
 	case "running":
 		rep.problem(StateProgressing, "migration running: Job %s", c.Job.Name)
 	case "missing":
@@ -271,6 +277,9 @@ func lookCluster(ctx context.Context, cfg Config, rep *Report) (*Cluster, error)
 	}
 	if c.Rollout, err = rollout(ctx, cfg, rep); err != nil {
 		return c, err
+	}
+	if unhealthy != "" {
+		rep.problem(StateFailed, "Kustomization %s applied %s but is not Ready: %s", c.Kustomization.Object, rep.Tag, unhealthy)
 	}
 	return c, nil
 }
@@ -308,6 +317,7 @@ func fluxObject(ctx context.Context, dyn dynamic.Interface, t cluster.Target) (F
 		fo.Revision = r
 	} else {
 		fo.Revision, _, _ = unstructured.NestedString(obj.Object, "status", "lastAppliedRevision")
+		fo.Attempted, _, _ = unstructured.NestedString(obj.Object, "status", "lastAttemptedRevision")
 	}
 	return fo, nil
 }
@@ -327,7 +337,7 @@ func job(ctx context.Context, kube kubernetes.Interface, ns, app, releaseTag str
 	}
 	done, cond := waiter.Finished(obj)
 	switch {
-	case done && cond.Type == batchv1.JobComplete:
+	case done && cond == nil:
 		j.State = "complete"
 	case done:
 		j.State, j.Reason = "failed", cond.Reason
