@@ -9,6 +9,7 @@ import (
 
 	"dagger/tandem/internal/dagger"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/release"
@@ -42,6 +43,24 @@ func (m *Tandem) Reconcile(
 		lines = append(lines, fmt.Sprintf("%s ready at %s", r.Object, r.Revision))
 	}
 	return strings.Join(lines, "\n"), err
+}
+
+// kubeClients are the clients and namespace of a kubeconfig secret.
+func kubeClients(ctx context.Context, kubeconfig *dagger.Secret, namespace string) (kubernetes.Interface, dynamic.Interface, string, error) {
+	kc, err := kubeconfig.Plaintext(ctx)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	cfg, ns, err := waiter.ConfigFromBytes([]byte(kc), namespace)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	return kube, dyn, ns, err
 }
 
 func fluxClient(ctx context.Context, kubeconfig *dagger.Secret, namespace string) (dynamic.Interface, string, error) {

@@ -379,6 +379,42 @@ func (r *ReleaseResult) UnmarshalJSON(bs []byte) error {
 	return nil
 }
 
+func (r StatusResult) MarshalJSON() ([]byte, error) {
+	var concrete struct {
+		Verdict  string
+		State    string
+		Tag      string
+		Problems []string
+		Json     string
+	}
+	concrete.Verdict = r.Verdict
+	concrete.State = r.State
+	concrete.Tag = r.Tag
+	concrete.Problems = r.Problems
+	concrete.Json = r.Json
+	return json.Marshal(&concrete)
+}
+
+func (r *StatusResult) UnmarshalJSON(bs []byte) error {
+	var concrete struct {
+		Verdict  string
+		State    string
+		Tag      string
+		Problems []string
+		Json     string
+	}
+	err := json.Unmarshal(bs, &concrete)
+	if err != nil {
+		return err
+	}
+	r.Verdict = concrete.Verdict
+	r.State = concrete.State
+	r.Tag = concrete.Tag
+	r.Problems = concrete.Problems
+	r.Json = concrete.Json
+	return nil
+}
+
 func main() {
 	ctx := context.Background()
 
@@ -840,7 +876,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dryRun", err))
 				}
 			}
-			return (*Tandem).Release(&parent, ctx, tag, pipelineId, commitSha, prebuilt, preflight, compatCheck, dryRun)
+			var deployFreeze bool
+			if inputArgs["deployFreeze"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["deployFreeze"]), &deployFreeze)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg deployFreeze", err))
+				}
+			}
+			return (*Tandem).Release(&parent, ctx, tag, pipelineId, commitSha, prebuilt, preflight, compatCheck, dryRun, deployFreeze)
 		case "Render":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)
@@ -904,6 +947,27 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*Tandem).Rollback(&parent, ctx, to, tag, pipelineId, jobId, compatCheck, dryRun)
+		case "Status":
+			var parent Tandem
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var history int
+			if inputArgs["history"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["history"]), &history)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg history", err))
+				}
+			}
+			var appNamespace string
+			if inputArgs["appNamespace"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["appNamespace"]), &appNamespace)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg appNamespace", err))
+				}
+			}
+			return (*Tandem).Status(&parent, ctx, history, appNamespace)
 		case "WithAuthor":
 			var parent Tandem
 			err = json.Unmarshal(parentJSON, &parent)

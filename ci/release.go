@@ -71,9 +71,12 @@ func (m *Tandem) Release(
 	// Validate and return the plan only
 	// +optional
 	dryRun bool,
+	// A deploy freeze window is open ($CI_DEPLOY_FREEZE): the release is refused
+	// +optional
+	deployFreeze bool,
 ) (*ReleaseResult, error) {
 	a := m.args()
-	a.Tag, a.PipelineId, a.CommitSha, a.Prebuilt = tag, pipelineId, commitSha, prebuilt
+	a.Tag, a.PipelineId, a.CommitSha, a.Prebuilt, a.DeployFreeze = tag, pipelineId, commitSha, prebuilt, deployFreeze
 	p, s, err := m.setup(ctx, a, false, preflight, compatCheck)
 	if err != nil {
 		return nil, err

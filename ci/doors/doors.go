@@ -35,6 +35,7 @@ type ReleaseArgs struct {
 	FluxKustomization   string `json:"fluxKustomization"`
 	Prebuilt            bool   `json:"prebuilt"`
 	ReleaseBranch       string `json:"releaseBranch"`
+	DeployFreeze        bool   `json:"deployFreeze"`
 	// Rollback only: the job ID of .JobID tag formats, and the target.
 	JobId string `json:"jobId"`
 	To    string `json:"to"`
@@ -55,6 +56,7 @@ var Fields = map[string]string{
 	"ReleaseBranch":       "argument releaseBranch",
 	"ExtraTags":           "argument extraTags",
 	"RollbackTo":          "argument to",
+	"DeployFreeze":        "argument deployFreeze (GitLab's $CI_DEPLOY_FREEZE)",
 }
 
 // Config is the Dagger door's mapping onto the release configuration every door shares:
@@ -71,7 +73,7 @@ func (a ReleaseArgs) Config(gitToken, registryPassword string) release.Config {
 		RegistryUsername: a.RegistryUsername, RegistryPassword: registryPassword,
 		Prebuilt:      a.Prebuilt,
 		FluxNamespace: a.FluxNamespace, FluxSource: a.FluxName, FluxKustomization: a.FluxKustomization,
-		RollbackTo: a.To,
+		RollbackTo: a.To, DeployFreeze: a.DeployFreeze,
 	}
 }
 

@@ -306,6 +306,17 @@ func TestGitLabDaggerCalls(t *testing.T) {
 			t.Errorf("the component does not pass manifests_path on:\n%s", s)
 		}
 	}
+	// Issue 24: both jobs deploy to the environment, one resource_group per environment,
+	// the Kubernetes keys GitLab's environment page reads.
+	for _, name := range []string{"tandem-release", "tandem-rollback"} {
+		job, _ := compPipeline[name].(map[string]any)
+		envm, _ := job["environment"].(map[string]any)
+		k8s, _ := envm["kubernetes"].(map[string]any)
+		if fmtAny(envm["name"]) != "production" || fmtAny(envm["deployment_tier"]) != "production" || fmtAny(job["resource_group"]) != "tandem-production" ||
+			fmtAny(k8s["namespace"]) != "$CI_PROJECT_NAME" {
+			t.Errorf("%s: environment %v, resource_group %v", name, job["environment"], job["resource_group"])
+		}
+	}
 	if calls != 4 {
 		t.Fatalf("checked %d dagger jobs, want 4", calls)
 	}
@@ -437,16 +448,29 @@ func TestGitLabComponentRollback(t *testing.T) {
 		}
 	}
 
-	args := []string{"tandem-rollback-binary", "--force-shell-executor", "--quiet=false"}
-	for _, v := range []string{"CI_REGISTRY=" + reg.Host, "CI_REGISTRY_IMAGE=" + registryImage, "CI_REGISTRY_USER=gitlab-ci-token",
+	vars := []string{"CI_REGISTRY=" + reg.Host, "CI_REGISTRY_IMAGE=" + registryImage, "CI_REGISTRY_USER=gitlab-ci-token",
 		"CI_REGISTRY_PASSWORD=job-token-secret", "CI_PROJECT_URL=" + strings.TrimSuffix(git.RepoURL, ".git"),
 		"CI_COMMIT_BRANCH=main", "CI_DEFAULT_BRANCH=main", "CI_PIPELINE_ID=43", "CI_JOB_ID=7001",
 		"CI_COMMIT_SHA=0123456789abcdef0123456789abcdef01234567", "TANDEM_GIT_TOKEN=deploy-token-secret",
-		"GITLAB_USER_NAME=Ada Lovelace", "GITLAB_USER_EMAIL=ada@example.com"} {
-		args = append(args, "--variable", v)
+		"GITLAB_USER_NAME=Ada Lovelace", "GITLAB_USER_EMAIL=ada@example.com"}
+	job := func(name string, extra ...string) (string, error) {
+		args := []string{name, "--force-shell-executor", "--quiet=false"}
+		for _, v := range append(vars, extra...) {
+			args = append(args, "--variable", v)
+		}
+		return gcl(t, bin, dir, []string{"PATH=" + tandemBin + string(os.PathListSeparator) + os.Getenv("PATH")}, args...)
 	}
+	// Issue 24: a deploy freeze stops the release job before anything is built or pushed.
+	head, writes := git.Git(t, "rev-parse", "main"), reg.Writes.Load()
+	if out, err := job("tandem-release-binary", "CI_DEPLOY_FREEZE=true", "CI_PIPELINE_ID=44"); err == nil || !strings.Contains(out, "deploy freeze: a deploy freeze window is open") {
+		t.Errorf("release job in a deploy freeze = %v\n%s", err, out)
+	}
+	if git.Git(t, "rev-parse", "main") != head || reg.Writes.Load() != writes {
+		t.Errorf("a frozen release wrote: %v", reg.Written()[writes:])
+	}
+	// A rollback runs during a freeze: it is how an incident ends.
 	start := time.Now()
-	out, err := gcl(t, bin, dir, []string{"PATH=" + tandemBin + string(os.PathListSeparator) + os.Getenv("PATH")}, args...)
+	out, err := job("tandem-rollback-binary", "CI_DEPLOY_FREEZE=true")
 	t.Logf("gitlab-ci-local ran the rollback job in %s", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		t.Fatalf("rollback job failed: %v\n%s", err, out)

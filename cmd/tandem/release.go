@@ -126,7 +126,7 @@ func (f *releaseFlags) config(needRepo bool) (release.Config, error) {
 		AuthorName: f.author, AuthorEmail: f.email, Message: f.message, PushOptionCISkip: f.ciSkipOption, SourceURL: firstOf(f.artifactSource, ciProjectRepo()),
 		RegistryUsername: f.regUser, RegistryPassword: f.registryPassword(), Prebuilt: f.prebuilt,
 		FluxNamespace: f.fluxNamespace, FluxSource: f.fluxSource, FluxKustomization: f.fluxKustomization,
-		Rollback: f.rollback, RollbackTo: f.rollbackTo,
+		Rollback: f.rollback, RollbackTo: f.rollbackTo, DeployFreeze: env("CI_DEPLOY_FREEZE") != "",
 	}
 	if needRepo {
 		var err error
@@ -161,6 +161,7 @@ var configFlags = map[string]string{
 	"Message":             "--message",
 	"ExtraTags":           "--extra-tag",
 	"RollbackTo":          "--to, or $TANDEM_ROLLBACK_TO",
+	"DeployFreeze":        "$CI_DEPLOY_FREEZE is set: GitLab sets it during a deploy freeze",
 }
 
 // setup maps the flags onto what the release needs besides its plan; release.Build

@@ -82,6 +82,10 @@ type Config struct {
 	// the live schema. RollbackTo names the target; empty: the release before the live one.
 	Rollback   bool
 	RollbackTo string
+
+	// DeployFreeze: a deploy freeze window is open (GitLab sets $CI_DEPLOY_FREEZE): a
+	// release is refused before anything is built or pushed. A rollback is not.
+	DeployFreeze bool
 }
 
 // Plan is a resolved, validated Config: every name a release uses, decided before
@@ -283,6 +287,9 @@ func ResolveSteps(cfg Config, steps ...string) (Plan, error) {
 		p.Source = gitops.StripCredentials(src)
 	}
 
+	if cfg.DeployFreeze && !cfg.Rollback && (needs(StepImages) || needs(StepCommit) || needs(StepArtifact)) {
+		bad("DeployFreeze", "deploy freeze: a deploy freeze window is open, so nothing is released; run the pipeline again once it ends (a rollback still runs)")
+	}
 	if cfg.Rollback {
 		p.Rollback, p.RollbackTo = true, cfg.RollbackTo
 		if cfg.RollbackTo != "" {

@@ -17931,6 +17931,8 @@ type TandemReleaseOpts struct {
 	CompatCheck string
 	// Validate and return the plan only
 	DryRun bool
+	// A deploy freeze window is open ($CI_DEPLOY_FREEZE): the release is refused
+	DeployFreeze bool
 }
 
 // Release runs the whole CI side in one call: tag, both images (one build when
@@ -17968,6 +17970,10 @@ func (r *Tandem) Release(opts ...TandemReleaseOpts) *TandemReleaseResult {
 		// `dryRun` optional argument
 		if !querybuilder.IsZeroValue(opts[i].DryRun) {
 			q = q.Arg("dryRun", opts[i].DryRun)
+		}
+		// `deployFreeze` optional argument
+		if !querybuilder.IsZeroValue(opts[i].DeployFreeze) {
+			q = q.Arg("deployFreeze", opts[i].DeployFreeze)
 		}
 	}
 
@@ -18054,6 +18060,34 @@ func (r *Tandem) Rollback(opts ...TandemRollbackOpts) *TandemReleaseResult {
 	}
 
 	return &TandemReleaseResult{
+		query: q,
+	}
+}
+
+// TandemStatusOpts contains options for Tandem.Status
+type TandemStatusOpts struct {
+	// Also list the last N releases of the branch
+	History int
+	// Namespace of the app (default: the kubeconfig context's)
+	AppNamespace string
+}
+
+// Status joins the branch's release across git, the registry and, with the
+// constructor's kubeconfig, Flux and the cluster (pkg/status, as `tandem status`).
+func (r *Tandem) Status(opts ...TandemStatusOpts) *TandemStatusResult {
+	q := r.query.Select("status")
+	for i := len(opts) - 1; i >= 0; i-- {
+		// `history` optional argument
+		if !querybuilder.IsZeroValue(opts[i].History) {
+			q = q.Arg("history", opts[i].History)
+		}
+		// `appNamespace` optional argument
+		if !querybuilder.IsZeroValue(opts[i].AppNamespace) {
+			q = q.Arg("appNamespace", opts[i].AppNamespace)
+		}
+	}
+
+	return &TandemStatusResult{
 		query: q,
 	}
 }
@@ -18928,6 +18962,119 @@ func (r *TandemReleaseResult) Steps(ctx context.Context) ([]string, error) {
 
 // The whole result as JSON (pkg/release.Result)
 func (r *TandemReleaseResult) JSON(ctx context.Context) (string, error) {
+	q := r.query.Select("json")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// StatusResult is what is live.
+
+type TandemStatusResult struct {
+	query *querybuilder.Selection
+
+	id *ID
+}
+
+func (r *TandemStatusResult) WithGraphQLQuery(q *querybuilder.Selection) *TandemStatusResult {
+	return &TandemStatusResult{
+		query: q,
+	}
+}
+
+// A unique identifier for this TandemStatusResult.
+func (r *TandemStatusResult) ID(ctx context.Context) (ID, error) {
+	if r.id != nil {
+		return *r.id, nil
+	}
+	q := r.query.Select("id")
+
+	var response ID
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
+func (r *TandemStatusResult) XXX_GraphQLType() string {
+	return "TandemStatusResult"
+}
+
+// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
+func (r *TandemStatusResult) XXX_GraphQLIDType() string {
+	return "ID"
+}
+
+// XXX_GraphQLID is an internal function. It returns the underlying type ID
+func (r *TandemStatusResult) XXX_GraphQLID(ctx context.Context) (string, error) {
+	id, err := r.ID(ctx)
+	if err != nil {
+		return "", err
+	}
+	return string(id), nil
+}
+
+func (r *TandemStatusResult) MarshalJSON() ([]byte, error) {
+	id, err := r.ID(marshalCtx)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(id)
+}
+func (r *TandemStatusResult) UnmarshalJSON(bs []byte) error {
+	var id string
+	err := json.Unmarshal(bs, &id)
+	if err != nil {
+		return err
+	}
+	*r = TandemStatusResult{query: selectNode(dag.query, id, "TandemStatusResult")}
+	return nil
+}
+
+// The verdict: "live v1.43.0, consistent", or the first thing that disagrees
+func (r *TandemStatusResult) Verdict(ctx context.Context) (string, error) {
+	q := r.query.Select("verdict")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// consistent, progressing, inconsistent or failed
+func (r *TandemStatusResult) State(ctx context.Context) (string, error) {
+	q := r.query.Select("state")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// The release the branch holds
+func (r *TandemStatusResult) Tag(ctx context.Context) (string, error) {
+	q := r.query.Select("tag")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// Everything that disagrees
+func (r *TandemStatusResult) Problems(ctx context.Context) ([]string, error) {
+	q := r.query.Select("problems")
+
+	var response []string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// The whole report as JSON (pkg/status.Report)
+func (r *TandemStatusResult) JSON(ctx context.Context) (string, error) {
 	q := r.query.Select("json")
 
 	var response string
