@@ -12,6 +12,7 @@ import (
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/release"
+	"github.com/tandem-ci/tandem/pkg/status"
 	"github.com/tandem-ci/tandem/pkg/tag"
 )
 
@@ -209,6 +210,16 @@ func (f *releaseFlags) build(cmd *cobra.Command, needRepo bool, steps ...string)
 	return release.Build(cmd.Context(), p, s)
 }
 
+// verdict looks at what is live after a watched release (tandem status).
+func (f *releaseFlags) verdict(cmd *cobra.Command, p release.Plan) (status.Report, error) {
+	cfg := status.Config{Plan: p, Registry: p.Registry(f.insecure)}
+	var err error
+	if cfg.Kube, cfg.Dynamic, cfg.Namespace, err = f.cluster.clients(); err != nil {
+		return status.Report{}, err
+	}
+	return status.Look(cmd.Context(), cfg)
+}
+
 // setProgress sends progress lines to the command's output unless it prints JSON.
 func (f *releaseFlags) setProgress(cmd *cobra.Command) {
 	if format, err := outputFormat(cmd); err == nil && format == "text" {
@@ -241,20 +252,44 @@ func runRelease(cmd *cobra.Command, f *releaseFlags, r *release.Release) error {
 	default:
 		res, err = r.Run(cmd.Context())
 	}
+	// With --watch the job ends with the cluster's verdict (tandem status), which -o
+	// json carries for other tools to post.
+	var verdict *status.Report
+	if f.watch && !f.dryRun && r.Watcher != nil {
+		if rep, serr := f.verdict(cmd, r.Plan); serr == nil {
+			verdict = &rep
+		}
+	}
 	if err != nil {
 		if format != "json" {
+			if verdict != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "verdict: %s\n", verdict.Verdict)
+			}
 			return err
 		}
 		// What ran (steps, pre-flight phases with the programs' output) and why it failed.
 		msg := strings.TrimSpace(err.Error())
 		emit(cmd, struct {
 			release.Result
-			Error string `json:"error"`
-		}{res, msg}, nil)
+			Status *status.Report `json:"status,omitempty"`
+			Error  string         `json:"error"`
+		}{res, verdict, msg}, nil)
 		fmt.Fprintln(cmd.ErrOrStderr(), "tandem:", msg)
 		return &exitError{msg: msg}
 	}
-	return emit(cmd, res, func(w io.Writer) {
+	var out any = res
+	if verdict != nil {
+		out = struct {
+			release.Result
+			Status *status.Report `json:"status"`
+		}{res, verdict}
+	}
+	return emit(cmd, out, func(w io.Writer) {
+		defer func() {
+			if verdict != nil {
+				fmt.Fprintf(w, "verdict: %s\n", verdict.Verdict)
+			}
+		}()
 		for _, s := range res.Steps {
 			if s.Status == release.StatusPlanned {
 				fmt.Fprintf(w, "  %-8s planned    %s\n", s.Name, s.Detail)

@@ -110,8 +110,14 @@ func (l *loop) edit(t *testing.T, msg string, change func(k8s string)) {
 func TestStatusLoop(t *testing.T) {
 	l := newLoop(t, "1h")
 	ctx := context.Background()
-	if out, err := l.release("v1.1.0"); err != nil {
+	out, err := l.release("v1.1.0")
+	if err != nil {
 		t.Fatalf("release v1.1.0: %v\n%s", err, out)
+	}
+	// release --watch -o json ends with the cluster's verdict.
+	var released struct{ Status *status.Report }
+	if err := json.Unmarshal([]byte(out), &released); err != nil || released.Status == nil || released.Status.Verdict != "live v1.1.0, consistent" {
+		t.Errorf("release --watch -o json carries status %+v (%v)", released.Status, err)
 	}
 	rep, code := l.status(t)
 	svcDigest := rep.Images.Service[strings.Index(rep.Images.Service, "@")+1:]
