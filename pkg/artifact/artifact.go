@@ -140,15 +140,30 @@ func Push(ctx context.Context, url, dir string, opts ...Option) (Result, error) 
 	defer cleanup()
 	client := oci.NewClient(o.craneOptions(ctx))
 	meta := oci.Metadata{Created: ReproducibleCreated, Source: o.source, Revision: o.revision}
+	img, cleanupImg, err := assemble(client, dir, o.ignorePaths(), meta)
+	defer cleanupImg()
+	if err != nil {
+		return res, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return res, err
+	}
+	r, err := name.ParseReference(ref, o.nameOptions()...)
+	if err != nil {
+		return res, fmt.Errorf("parsing artifact URL %s: %w", url, err)
+	}
+	digest := r.Context().Digest(d.String()).String()
+	// The artifact is reproducible: the same digest in the registry is the same artifact
+	// (one HEAD request, nothing pulled).
 	if !o.force {
-		if digest, same := identical(ctx, client, ref, dir, o, meta); same {
+		if have, err := crane.Digest(ref, o.craneOptions(ctx)...); err == nil && have == d.String() {
 			res.Digest, res.Unchanged = digest, true
 			res.Duration = time.Since(start)
 			return res, nil
 		}
 	}
-	digest, err := client.Push(ctx, ref, dir, oci.WithPushMetadata(meta), oci.WithPushIgnorePaths(o.ignorePaths()...))
-	if err != nil {
+	if err := crane.Push(img, ref, o.craneOptions(ctx)...); err != nil {
 		return res, fmt.Errorf("pushing artifact %s: %w", url, err)
 	}
 	res.Digest = digest
@@ -177,31 +192,6 @@ func (o options) craneOptions(ctx context.Context) []crane.Option {
 		opts = append(opts, crane.Insecure)
 	}
 	return opts
-}
-
-// identical reports whether the artifact at ref has the same content and annotations
-// as a push of dir would produce, hence the same digest.
-func identical(ctx context.Context, c *oci.Client, ref, dir string, o options, meta oci.Metadata) (string, bool) {
-	if err := c.Diff(ctx, ref, dir, o.ignorePaths()); err != nil {
-		return "", false
-	}
-	m, err := crane.Manifest(ref, o.craneOptions(ctx)...)
-	if err != nil {
-		return "", false
-	}
-	remote := oci.MetadataFromAnnotations(annotations(m))
-	if remote.Revision != meta.Revision || remote.Source != meta.Source || remote.Created != meta.Created {
-		return "", false
-	}
-	d, err := crane.Digest(ref, o.craneOptions(ctx)...)
-	if err != nil {
-		return "", false
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return "", false
-	}
-	return r.Context().Digest(d).String(), true
 }
 
 // kustomizationFiles are the names kustomize recognises.

@@ -190,3 +190,38 @@ func TestSymlinksInsideAreShipped(t *testing.T) {
 		t.Errorf("second push = %+v, %v", again, err)
 	}
 }
+
+// TestAssembleIsFluxPush (issue 25): the artifact tandem assembles locally is the one
+// fluxcd/pkg/oci's Client.Push would push, byte for byte (same digest): an unchanged
+// artifact is found with one HEAD request instead of a pull and a diff.
+func TestAssembleIsFluxPush(t *testing.T) {
+	reg := testregistry.New(t, "", "")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: [cm.yaml]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"), 0o644)
+	ctx := context.Background()
+	res, err := artifact.Push(ctx, "oci://"+reg.Host+"/tandem:v1", dir, artifact.WithSource("https://git.example.com/x.git"), artifact.WithRevision("main@sha1:abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := oci.NewClient(nil)
+	meta := oci.Metadata{Created: artifact.ReproducibleCreated, Source: "https://git.example.com/x.git", Revision: "main@sha1:abc"}
+	flux, err := client.Push(ctx, reg.Host+"/flux:v1", dir, oci.WithPushMetadata(meta), oci.WithPushIgnorePaths(append(append([]string{}, artifact.DefaultIgnore...), ".git/", ".git")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want, _ := strings.Cut(flux, "@")
+	_, got, _ := strings.Cut(res.Digest, "@")
+	if got != want {
+		t.Errorf("tandem's artifact %s, flux's %s: the assembly drifted from fluxcd/pkg/oci's Push", got, want)
+	}
+	// Unchanged: one HEAD request, nothing pulled or pushed.
+	requests, writes := reg.Requests.Load(), reg.Writes.Load()
+	again, err := artifact.Push(ctx, "oci://"+reg.Host+"/tandem:v1", dir, artifact.WithSource("https://git.example.com/x.git"), artifact.WithRevision("main@sha1:abc"))
+	if err != nil || !again.Unchanged || again.Digest != res.Digest {
+		t.Errorf("re-push = %+v, %v", again, err)
+	}
+	if n, w := reg.Requests.Load()-requests, reg.Writes.Load()-writes; w != 0 || n > 2 {
+		t.Errorf("an unchanged artifact cost %d requests (%d writes), want a ping and a HEAD", n, w)
+	}
+}
