@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/kustomize/api/resmap"
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/cluster"
@@ -137,13 +138,21 @@ func artifactFolder(ctx context.Context, dir, tag string) (folder, from string, 
 	if err := artifact.CheckFolder(dir); err != nil {
 		return "", "", cleanup, err
 	}
-	file, current, err := variables.FindIn(dir)
-	switch {
-	case errors.Is(err, variables.ErrNotFound):
-		// Not a tandem folder (no IMAGE_TAG): shipped as it is, like flux push artifact.
-	case err != nil:
-		return "", "", cleanup, err
-	case current != tag:
+	// The build reads only what the kustomization lists: IMAGE_TAG is read from it, and
+	// the folder is searched for the variables file only when the tag must change.
+	m, err := manifest.Build(ctx, dir)
+	if err != nil {
+		return "", "", cleanup, fmt.Errorf("checking the artifact's manifests %s: %w", dir, err)
+	}
+	if current := builtImageTag(m); current != "" && current != tag {
+		file, current, err := variables.FindIn(dir)
+		if errors.Is(err, variables.ErrNotFound) {
+			// Not from a file tandem edits (a generator's literal): shipped as it is.
+			return folder, "", cleanup, nonEmpty(dir, m)
+		}
+		if err != nil {
+			return "", "", cleanup, err
+		}
 		tmp, err := os.MkdirTemp("", "tandem-artifact-")
 		if err != nil {
 			return "", "", cleanup, err
@@ -159,17 +168,36 @@ func artifactFolder(ctx context.Context, dir, tag string) (folder, from string, 
 			return "", "", func() {}, fmt.Errorf("setting IMAGE_TAG %s in %s for the artifact: %w", tag, file, err)
 		}
 		folder, from = tmp, current
+		if m, err = manifest.Build(ctx, folder); err != nil {
+			cleanup()
+			return "", "", func() {}, fmt.Errorf("checking the artifact's manifests %s: %w", dir, err)
+		}
 	}
-	m, err := manifest.Build(ctx, folder)
-	if err != nil {
+	if err := nonEmpty(dir, m); err != nil {
 		cleanup()
-		return "", "", func() {}, fmt.Errorf("checking the artifact's manifests %s: %w", dir, err)
-	}
-	if m.Size() == 0 {
-		cleanup()
-		return "", "", func() {}, fmt.Errorf("pushing %s: %w: with Flux's prune this artifact would delete every object of the app; list the manifests under resources: in its kustomization.yaml", dir, manifest.ErrEmpty)
+		return "", "", func() {}, err
 	}
 	return folder, from, cleanup, nil
+}
+
+// nonEmpty refuses an artifact that builds to nothing.
+func nonEmpty(dir string, m resmap.ResMap) error {
+	if m.Size() == 0 {
+		return fmt.Errorf("pushing %s: %w: with Flux's prune this artifact would delete every object of the app; list the manifests under resources: in its kustomization.yaml", dir, manifest.ErrEmpty)
+	}
+	return nil
+}
+
+// builtImageTag is IMAGE_TAG of the built deployment-variables ConfigMap ("" without one).
+func builtImageTag(m resmap.ResMap) string {
+	for _, r := range m.Resources() {
+		if r.GetKind() == "ConfigMap" && (r.OrgId().Name == variables.ConfigMapName || r.GetName() == variables.ConfigMapName) {
+			if v, ok := r.GetDataMap()[variables.Key]; ok {
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 // Describe says what PushArtifact would do.

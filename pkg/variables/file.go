@@ -122,9 +122,17 @@ func Resolve(path, root string) (string, error) {
 	return target, nil
 }
 
-// FindIn returns the first YAML file under dir (in lexical order, .git left out) that
-// holds the deployment-variables ConfigMap, and its IMAGE_TAG; ErrNotFound when none does.
+// FindIn returns the YAML file under dir that holds the deployment-variables ConfigMap,
+// and its IMAGE_TAG: deployment-variables.yaml when it does, else the first such file in
+// lexical order (.git left out); ErrNotFound when none does.
 func FindIn(dir string) (file, value string, err error) {
+	// The conventional file first: a folder of thousands of manifests is not read.
+	conventional := filepath.Join(dir, filepath.Base(DefaultFile))
+	if data, rerr := os.ReadFile(conventional); rerr == nil {
+		if v, ferr := Find(data); ferr == nil {
+			return conventional, v, nil
+		}
+	}
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		switch {
 		case err != nil:
