@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,7 +112,7 @@ func (l *loop) jobs() int {
 // release whose migration fails fails the pipeline with the Job's reason.
 func TestGitOpsLoop(t *testing.T) {
 	l := newLoop(t, "1h")
-	c, ctx, git, release, ociRevision, jobs := l.c, context.Background(), l.git, l.release, l.ociRevision, l.jobs
+	c, ctx, release, ociRevision, jobs := l.c, context.Background(), l.release, l.ociRevision, l.jobs
 
 	// 1-2: release, reconcile, Job, rollout.
 	start := time.Now()
@@ -170,20 +169,11 @@ func TestGitOpsLoop(t *testing.T) {
 
 	// 3: a release whose migration fails. Its Job is kept off kwok's node (kwok runs no
 	// containers) and its pod marked Failed, as a kubelet does when the command exits 1.
-	work := t.TempDir()
-	for _, args := range [][]string{{"clone", "-q", git.Bare, work}, {"-C", work, "checkout", "-q", "main"}} {
-		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
+	l.edit(t, "migration that fails", func(k8s string) {
+		if err := testcluster.KeepOffNodes(filepath.Join(k8s, "migration-job.yaml")); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if err := testcluster.KeepOffNodes(filepath.Join(work, "k8s", "migration-job.yaml")); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qam", "migration that fails"}, {"push", "-q", "origin", "main"}} {
-		if out, err := exec.Command("git", append([]string{"-C", work}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	})
 	failCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go testcluster.FailJobPod(failCtx, c.Kube, "shop", "shop-migration-v1.2.0")
