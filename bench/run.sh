@@ -4,6 +4,8 @@
 # figures of a run are kept in BENCHMARKS.md. Not part of the unit tests.
 #
 #   bash bench/run.sh            # runs 5 repetitions each (RUNS=...)
+#   bash bench/run.sh --smoke    # one run, small sizes, < 60 s: checks every row yields a figure
+#                                # (.ci/run runs it, so a broken benchmark fails CI)
 #   FLUX=/path/to/flux bash bench/run.sh
 #   BENCH_COLD=0 WAIT_PODS=50 WAIT_WINDOW=30s KUBECTL=/path/to/kubectl bash bench/run.sh
 #
@@ -15,9 +17,33 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
+SMOKE=0
+if [ "${1:-}" = --smoke ] && [ -z "${BENCH_SMOKE_RUN:-}" ]; then
+  # Run the smoke, then check every table row has a figure in each cell.
+  out=$(mktemp)
+  BENCH_SMOKE_RUN=1 bash "$0" --smoke | tee "$out"
+  rc=${PIPESTATUS[0]}
+  # A row fails when its first figure is missing, a cell says failed, or an exit code is not 0.
+  bad=$(grep '^| ' "$out" | grep -v '^| what \|^| files \|^| command \|^|---' | awk -F'|' '{c = $3; gsub(/ /, "", c); if (c == "" || $0 ~ /failed/ || $0 ~ /\| [1-9][0-9]* \|$/) print}')
+  rm -f "$out"
+  if [ "$rc" != 0 ] || [ -n "$bad" ]; then
+    echo "bench smoke failed (exit $rc); rows without a figure:" >&2
+    echo "$bad" >&2
+    exit 1
+  fi
+  echo "bench smoke: every row has a figure"
+  exit 0
+fi
+if [ "${1:-}" = --smoke ]; then
+  # One run of everything at small sizes; the cold builds, the flux CLI and a kubectl not
+  # already built are left out. The figures mean nothing; that each row has one does.
+  SMOKE=1 RUNS=1 BENCH_COLD=0 WAIT_PODS=${WAIT_PODS:-3} WAIT_WINDOW=${WAIT_WINDOW:-5s} FLUX=${FLUX:-none}
+fi
 RUNS=${RUNS:-5}
 FLUX=${FLUX:-${XDG_CACHE_HOME:-$HOME/.cache}/tandem/flux-cli/flux}
 [ -x "$FLUX" ] || { echo "note: flux CLI not found at $FLUX; flux rows skipped" >&2; FLUX=""; }
+ART_SIZES="10 1000 10000" BIG_COMMITS=10000 BIG_FILES=5000
+[ "$SMOKE" = 1 ] && ART_SIZES="10 100" BIG_COMMITS=200 BIG_FILES=100
 
 work=$(mktemp -d)
 trap 'kill $envpid 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -119,7 +145,7 @@ echo "## Artifact push"
 echo
 echo "| files | tandem push-artifact s | flux push artifact s | ratio | tandem re-push (same digest, nothing sent) s |"
 echo "|---|---|---|---|---|"
-for n in 10 1000 10000; do
+for n in $ART_SIZES; do
   dir=$work/art$n && mkdir -p "$dir"
   printf 'resources: [cm-2.yaml]\n' > "$dir/kustomization.yaml" # the others ride along; an empty build is refused
   for f in $(seq 2 "$n"); do printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n' "$f" > "$dir/cm-$f.yaml"; done
@@ -145,7 +171,9 @@ KUBECTL=${KUBECTL:-}
 if [ -z "$KUBECTL" ] && [ -d "$testenv/src/kubernetes" ]; then
   kdir=${XDG_CACHE_HOME:-$HOME/.cache}/tandem/kubectl/$(basename "$testenv")
   KUBECTL=$kdir/kubectl
-  if [ ! -x "$KUBECTL" ]; then
+  if [ ! -x "$KUBECTL" ] && [ "$SMOKE" = 1 ]; then
+    KUBECTL="" # not built here: a smoke run does not build kubectl
+  elif [ ! -x "$KUBECTL" ]; then
     echo "note: building kubectl into $kdir (once)" >&2
     mkdir -p "$kdir/src" && cp "$testenv/src/kubernetes/go.mod" "$testenv/src/kubernetes/go.sum" "$kdir/src/"
     sed -i 's#^module .*#module tandem.local/bench/kubectl#' "$kdir/src/go.mod"
@@ -183,25 +211,26 @@ echo
 
 # 6. Scale: a repository of 10 000 commits and 5 000 files. tandem clones shallow (one
 #    commit); the write-up's shell clones everything.
-echo "## Scale: 10 000 commits, 5 000 files"
+echo "## Scale: $BIG_COMMITS commits, $BIG_FILES files"
 echo
 big=$work/big && mkdir -p "$big"
 git -C "$big" init -q -b main
-python3 - "$big" <<'PY' | git -C "$big" fast-import --quiet
+python3 - "$big" "$BIG_COMMITS" "$BIG_FILES" <<'PY' | git -C "$big" fast-import --quiet
 import sys
 out = sys.stdout
+commits, files = int(sys.argv[2]), int(sys.argv[3])
 def blob(data):
     out.write("data %d\n%s\n" % (len(data.encode()), data))
 out.write("commit refs/heads/main\ncommitter b <b@x> 0 +0000\n")
 blob("initial")
 vars_ = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1.0.0\"\n"
 out.write("M 100644 inline k8s/deployment-variables.yaml\n"); blob(vars_)
-for i in range(4999):
+for i in range(files - 1):
     out.write("M 100644 inline src/f%d.txt\n" % i); blob("file %d\n" % i)
-for c in range(1, 10000):
+for c in range(1, commits):
     out.write("commit refs/heads/main\ncommitter b <b@x> %d +0000\n" % c)
     blob("change %d" % c)
-    out.write("M 100644 inline src/f%d.txt\n" % (c % 4999)); blob("file %d rev %d\n" % (c % 4999, c))
+    out.write("M 100644 inline src/f%d.txt\n" % (c % (files - 1))); blob("file %d rev %d\n" % (c % (files - 1), c))
 PY
 git clone -q --bare "$big" "$work/git/big.git"
 git -C "$work/git/big.git" config http.receivepack true
