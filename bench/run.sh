@@ -253,10 +253,18 @@ full_clone_bump() {
     git -C "$d" -c user.name=ci -c user.email=ci@example.com commit -qam "ci: $1 [skip ci]" && git -C "$d" push -q origin main
   local rc=$?; rm -rf "$d"; return $rc
 }
-export -f full_clone_bump; export work big_auth
+shallow_clone_bump() {
+  local d; d=$(mktemp -d "$work/shallow.XXXX")
+  git clone -q --depth 1 -b main "$big_auth" "$d" && sed -i "s/IMAGE_TAG: .*/IMAGE_TAG: \"$1\"/" "$d/k8s/deployment-variables.yaml" &&
+    git -C "$d" -c user.name=ci -c user.email=ci@example.com commit -qam "ci: $1 [skip ci]" && git -C "$d" push -q origin main
+  local rc=$?; rm -rf "$d"; return $rc
+}
+export -f full_clone_bump shallow_clone_bump; export work big_auth
 read -r ts tm trc < <(measure "$T" commit --repo-url "$big_url" --branch main --git-username "$GIT_USER" --tag v1.1.0)
 read -r ss sm src < <(measure bash -c 'full_clone_bump v1.2.0')
+read -r hs hm hrc < <(measure bash -c 'shallow_clone_bump v1.3.0')
 echo "| what | s | peak RSS MB | exit |"
 echo "|---|---|---|---|"
 echo "| \`tandem commit\` (shallow clone, bump, commit, push) | $ts | $tm | $trc |"
 echo "| shell: full \`git clone\` + sed + commit + push | $ss | $sm | $src |"
+echo "| shell: shallow \`git clone --depth 1\` + sed + commit + push (what a CI job does) | $hs | $hm | $hrc |"
