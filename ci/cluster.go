@@ -64,14 +64,6 @@ func kubeClients(ctx context.Context, kubeconfig *dagger.Secret, namespace strin
 }
 
 func fluxClient(ctx context.Context, kubeconfig *dagger.Secret, namespace string) (dynamic.Interface, string, error) {
-	kc, err := kubeconfig.Plaintext(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	cfg, ns, err := waiter.ConfigFromBytes([]byte(kc), namespace)
-	if err != nil {
-		return nil, "", err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	_, dyn, ns, err := kubeClients(ctx, kubeconfig, namespace)
 	return dyn, ns, err
 }

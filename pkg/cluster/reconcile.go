@@ -147,9 +147,9 @@ func reconciliationHandled(ctx, parent context.Context, dyn dynamic.Interface, t
 			return false, nil
 		}
 		handled = true
-		status, msg := readyCondition(obj)
+		status, msg := ReadyCondition(obj)
 		res.Message = msg
-		res.Revision = revision(obj)
+		res.Revision = Revision(obj)
 		switch status {
 		case "True":
 			if res.Revision == "" {
@@ -179,7 +179,8 @@ func reconciliationHandled(ctx, parent context.Context, dyn dynamic.Interface, t
 	return nil
 }
 
-func readyCondition(obj *unstructured.Unstructured) (status, message string) {
+// ReadyCondition is a Flux object's Ready condition: its status ("" without one) and message.
+func ReadyCondition(obj *unstructured.Unstructured) (status, message string) {
 	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
 	for _, c := range conds {
 		m, ok := c.(map[string]any)
@@ -192,7 +193,9 @@ func readyCondition(obj *unstructured.Unstructured) (status, message string) {
 	return "", ""
 }
 
-func revision(obj *unstructured.Unstructured) string {
+// Revision is what a Flux object holds: an OCIRepository's artifact revision, else a
+// Kustomization's last applied revision.
+func Revision(obj *unstructured.Unstructured) string {
 	if r, ok, _ := unstructured.NestedString(obj.Object, "status", "artifact", "revision"); ok {
 		return r
 	}

@@ -164,11 +164,11 @@ func inspect(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Re
 	path := filepath.Join(cfg.Dir, filepath.FromSlash(cfg.File))
 	res.Commit = head.Hash().String()
 	if _, err := variables.Resolve(path, cfg.Dir); err != nil {
-		return nil, nil, "", fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, inRepository(err, cfg.Dir))
+		return nil, nil, "", fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, InRepository(err, cfg.Dir))
 	}
 	current, err := variables.ReadFile(path)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, inRepository(err, cfg.Dir))
+		return nil, nil, "", fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, InRepository(err, cfg.Dir))
 	}
 	res.Old = current
 	switch c, err := tag.Compare(current, cfg.Tag); {
@@ -231,7 +231,7 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 	}
 	if cfg.Check != nil {
 		if err := cfg.Check(ctx, cfg.Dir); err != nil {
-			return fmt.Errorf("branch %s with IMAGE_TAG=%s, before committing: %w", cfg.Branch, cfg.Tag, inRepository(err, cfg.Dir))
+			return fmt.Errorf("branch %s with IMAGE_TAG=%s, before committing: %w", cfg.Branch, cfg.Tag, InRepository(err, cfg.Dir))
 		}
 	}
 	if unchanged {
@@ -259,10 +259,10 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 	return nil
 }
 
-// inRepository shows paths inside the temporary clone dir as paths of the repository
+// InRepository shows paths inside the temporary clone dir as paths of the repository
 // (k8s/deployment.yaml, not /tmp/tandem-gitops-123/k8s/deployment.yaml); errors.Is
 // still sees the original.
-func inRepository(err error, dir string) error {
+func InRepository(err error, dir string) error {
 	return errmsg.Replace(err, func(msg string) string {
 		for _, d := range []string{dir, evalSymlinks(dir)} {
 			if d != "" {

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/tandem-ci/tandem/internal/errmsg"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
 	"github.com/tandem-ci/tandem/pkg/preflight"
@@ -130,10 +128,10 @@ func (rb *Rollback) Validate(ctx context.Context, newTag string) error {
 		return err
 	}
 	if proof.PreviousMigration, _, err = containers(ctx, manifests, p, found.Live, "live release"); err != nil {
-		return fmt.Errorf("%s of %s: %w", p.ManifestsPath, p.Branch, gitopsPath(err, cfg.Dir))
+		return fmt.Errorf("%s of %s: %w", p.ManifestsPath, p.Branch, gitops.InRepository(err, cfg.Dir))
 	}
 	if proof.Migration, proof.PreviousService, err = containers(ctx, manifests, p, found.Target, "rollback target"); err != nil {
-		return fmt.Errorf("%s of %s: %w", p.ManifestsPath, p.Branch, gitopsPath(err, cfg.Dir))
+		return fmt.Errorf("%s of %s: %w", p.ManifestsPath, p.Branch, gitops.InRepository(err, cfg.Dir))
 	}
 	rb.found, rb.proof = found, proof
 	if rb.committer != nil {
@@ -161,14 +159,6 @@ func rollbackMessage(f *RollbackResult) string {
 	// A template over .App .Tag .Old; the target and digests hold no braces.
 	return fmt.Sprintf("ci: roll {{.App}} back to %s as {{.Tag}} [skip ci]\n\n{{.Old}} is rolled back by tandem rollback: {{.Tag}} runs %s's images.\nservice:   %s\nmigration: %s\n",
 		f.Target, f.Target, f.Service, f.Migration)
-}
-
-// gitopsPath shows paths inside the rollback's temporary clone as repository paths;
-// errors.Is still sees the original.
-func gitopsPath(err error, dir string) error {
-	return errmsg.Replace(err, func(msg string) string {
-		return strings.ReplaceAll(strings.ReplaceAll(msg, dir+string(filepath.Separator), ""), dir, ".")
-	})
 }
 
 // RollbackImages is a rollback's images step: the target's images, tagged with the new

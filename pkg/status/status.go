@@ -305,20 +305,11 @@ func fluxObject(ctx context.Context, dyn dynamic.Interface, t cluster.Target) (F
 	if err != nil {
 		return fo, fmt.Errorf("reading %s: %w", t, err)
 	}
-	fo.Ready, fo.Message = "Unknown", ""
-	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	for _, c := range conds {
-		if m, ok := c.(map[string]any); ok && m["type"] == "Ready" {
-			fo.Ready, _ = m["status"].(string)
-			fo.Message, _ = m["message"].(string)
-		}
+	if fo.Ready, fo.Message = cluster.ReadyCondition(obj); fo.Ready == "" {
+		fo.Ready = "Unknown"
 	}
-	if r, ok, _ := unstructured.NestedString(obj.Object, "status", "artifact", "revision"); ok {
-		fo.Revision = r
-	} else {
-		fo.Revision, _, _ = unstructured.NestedString(obj.Object, "status", "lastAppliedRevision")
-		fo.Attempted, _, _ = unstructured.NestedString(obj.Object, "status", "lastAttemptedRevision")
-	}
+	fo.Revision = cluster.Revision(obj)
+	fo.Attempted, _, _ = unstructured.NestedString(obj.Object, "status", "lastAttemptedRevision")
 	return fo, nil
 }
 
