@@ -66,41 +66,55 @@ secs() {
   s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }; e=$(date +%s.%N)
   echo "$e - $s" | bc -l
 }
-# median of the numbers on stdin
-median() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
-ratio() { echo "scale=2; $1 / $2" | bc -l; }
+# stats: "median min max" of the numbers on stdin
+stats() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f %.3f %.3f", m, a[1], a[NR]}'; }
+median() { stats | cut -d' ' -f1; }
+# cell "MEDIAN | MIN–MAX" of "median min max"
+cell() { set -- $1; echo "$1 | $2–$3"; }
+ratio() { echo "scale=2; $1 / $2" | bc -l | sed 's/^\./0./'; }
 # compare TITLE RUNS BASE TANDEM_FN TANDEM_LABEL SHELL_FN SHELL_LABEL: one table, tandem's
-# median against the baseline's (skipped without the flux CLI); each run gets a new tag
-# v1.<BASE + run>.0, odd for tandem, even for the baseline.
+# runs interleaved with the baseline's (skipped without the flux CLI), so both see the same
+# machine; the ratio is of the medians, with the spread of the per-run ratios. Each run gets
+# a new tag v1.<BASE + run>.0, odd for tandem, even for the baseline.
 compare() {
-  local title=$1 runs=$2 base=$3 tfn=$4 tlabel=$5 sfn=$6 slabel=$7 t s i
-  t=$(for i in $(seq 1 "$runs"); do secs "$tfn" "v1.$((base + 2 * i - 1)).0"; done | median)
+  local title=$1 runs=$2 base=$3 tfn=$4 tlabel=$5 sfn=$6 slabel=$7 i tv sv ts="" ss="" rs=""
+  for i in $(seq 1 "$runs"); do
+    tv=$(secs "$tfn" "v1.$((base + 2 * i - 1)).0") || tv=failed
+    ts="$ts $tv"
+    if [ -n "$FLUX" ]; then
+      sv=$(secs "$sfn" "v1.$((base + 2 * i)).0") || sv=failed
+      ss="$ss $sv"
+      [ "$tv" != failed ] && [ "$sv" != failed ] && rs="$rs $(echo "$tv / $sv" | bc -l)"
+    fi
+  done
   echo "## $title"
   echo
-  echo "| what | median s | ratio |"
-  echo "|---|---|---|"
-  echo "| $tlabel | $t | |"
+  echo "| what | median s | min–max s | ratio of medians (per-run min–max) |"
+  echo "|---|---|---|---|"
+  case "$ts" in *failed*) echo "| $tlabel | failed | | |" ;; *) echo "| $tlabel | $(cell "$(printf '%s\n' $ts | stats)") | |" ;; esac
   if [ -n "$FLUX" ]; then
-    s=$(for i in $(seq 1 "$runs"); do secs "$sfn" "v1.$((base + 2 * i)).0"; done | median)
-    echo "| $slabel | $s | $(ratio "$t" "$s")× |"
+    case "$ss$rs" in
+    *failed*) echo "| $slabel | failed | | |" ;;
+    *)
+      local sst rst; sst=$(printf '%s\n' $ss | stats); rst=$(printf '%s\n' $rs | stats)
+      echo "| $slabel | $(cell "$sst") | $(ratio "$(printf '%s\n' $ts | median)" "${sst%% *}")× ($(echo "$rst" | awk '{printf "%.2f–%.2f", $2, $3}')) |"
+      ;;
+    esac
   fi
   echo
 }
+SECTIONS=${SECTIONS:-release cold artifact waiters startup scale preflight image}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
-echo "# tandem benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(go version | cut -d' ' -f3), runs: $RUNS, medians)"
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+echo "# tandem benchmarks ($(date -u +%Y-%m-%d), runs: $RUNS, medians with min–max)"
+echo
+echo "Machine: $(nproc) cores ($cpu), $mem, Linux $(uname -r), $(go version | cut -d' ' -f3); load average at the start $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 
-# 1. Release step with images already built: tandem release --prebuilt vs the write-up's
-#    shell (clone, sed, git commit/push, flux push artifact).
-hello=$PWD/pkg/image/testdata/hello
-for i in $(seq 1 $((RUNS * 2))); do
-  "$T" images --source "$hello" --registry "$REGISTRY" --app shop --tag "v1.$((100 + i)).0" --insecure >/dev/null
-done
 empty=$work/checkout && mkdir -p "$empty"
-tandem_release() {
-  "$T" release --prebuilt --app shop --registry "$REGISTRY" --repo-url "$GIT_URL" --branch main \
-    --git-username "$GIT_USER" --tag "$1" --checkout "$empty" --insecure
-}
+# shell_release TAG: the write-up's release step (clone, sed, git commit/push, flux push artifact).
 shell_release() {
   local d; d=$(mktemp -d "$work/clone.XXXX")
   git clone -q --depth 1 -b main "$auth_url" "$d"
@@ -111,16 +125,29 @@ shell_release() {
     --revision "main@sha1:$(git -C "$d" rev-parse HEAD)" --insecure-registry
   rm -rf "$d"
 }
+
+# 1. Release step with images already built: tandem release --prebuilt vs the write-up's
+#    shell (clone, sed, git commit/push, flux push artifact).
+if want release; then
+hello=$PWD/pkg/image/testdata/hello
+for i in $(seq 1 $((RUNS * 2))); do
+  "$T" images --source "$hello" --registry "$REGISTRY" --app shop --tag "v1.$((100 + i)).0" --insecure >/dev/null
+done
+tandem_release() {
+  "$T" release --prebuilt --app shop --registry "$REGISTRY" --repo-url "$GIT_URL" --branch main \
+    --git-username "$GIT_USER" --tag "$1" --checkout "$empty" --insecure
+}
 compare "Release step, images prebuilt" "$RUNS" 100 \
   tandem_release "\`tandem release --prebuilt\` (check images, clone, bump, commit, push, image check, artifact)" \
   shell_release "shell: git clone + sed + commit + push + \`flux push artifact\`"
+fi
 
 # 2. Whole release of examples/go-postgres with an empty Go build cache: tandem builds
 #    once and derives the migration image; the write-up builds two images independently
 #    (emulated: two cold Docker-free image pipelines, each a `tandem images` with its own
 #    empty build cache, then the shell step). The emulation pushes four images where the
 #    write-up pushes two; the extra pushes upload no layer (mounted) and cost ~0.05 s.
-if [ "${BENCH_COLD:-1}" = 1 ]; then
+if want cold && [ "${BENCH_COLD:-1}" = 1 ]; then
   notes=$PWD/examples/go-postgres
   cold_tandem() {
     GOCACHE=$(mktemp -d "$work/gocache.XXXX") "$T" release --app shop --registry "$REGISTRY" --source "$notes" \
@@ -141,31 +168,42 @@ if [ "${BENCH_COLD:-1}" = 1 ]; then
 fi
 
 # 3. Artifact push of 10, 1 000 and 10 000 files.
+if want artifact; then
 echo "## Artifact push"
 echo
-echo "| files | tandem push-artifact s | flux push artifact s | ratio | tandem re-push (same digest, nothing sent) s |"
-echo "|---|---|---|---|---|"
+echo "| files | tandem push-artifact s | min–max s | flux push artifact s | min–max s | ratio of medians | tandem re-push (same digest, nothing sent) s |"
+echo "|---|---|---|---|---|---|---|"
 for n in $ART_SIZES; do
   dir=$work/art$n && mkdir -p "$dir"
   printf 'resources: [cm-2.yaml]\n' > "$dir/kustomization.yaml" # the others ride along; an empty build is refused
   for f in $(seq 2 "$n"); do printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n' "$f" > "$dir/cm-$f.yaml"; done
-  ta=$(for i in $(seq 1 "$RUNS"); do secs "$T" push-artifact --path "$dir" --artifact-repo "$REGISTRY/art$n" --tag "v1.0.$i" --insecure; done | median)
+  ta="" fa=""
+  for i in $(seq 1 "$RUNS"); do # interleaved, each a new tag and content the registry has
+    ta="$ta $(secs "$T" push-artifact --path "$dir" --artifact-repo "$REGISTRY/art$n" --tag "v1.0.$i" --insecure || echo failed)"
+    [ -n "$FLUX" ] && fa="$fa $(secs "$FLUX" push artifact "oci://$REGISTRY/flux$n:v1.0.$i" --path "$dir" --source x --revision y --insecure-registry || echo failed)"
+  done
   again=$(for i in $(seq 1 "$RUNS"); do secs "$T" push-artifact --path "$dir" --artifact-repo "$REGISTRY/art$n" --tag "v1.0.$i" --insecure; done | median)
-  fa="-" r="-"
+  tcell="failed |" fcell="- | -" r="-"
+  [[ "$ta" == *failed* ]] || tcell=$(cell "$(printf '%s\n' $ta | stats)")
   if [ -n "$FLUX" ]; then
-    fa=$(for i in $(seq 1 "$RUNS"); do secs "$FLUX" push artifact "oci://$REGISTRY/flux$n:v1.0.$i" --path "$dir" --source x --revision y --insecure-registry; done | median)
-    r="$(ratio "$ta" "$fa")×"
+    fcell="failed |"
+    if [[ "$fa" != *failed* ]]; then
+      fcell=$(cell "$(printf '%s\n' $fa | stats)")
+      [[ "$ta" == *failed* ]] || r="$(ratio "$(printf '%s\n' $ta | median)" "$(printf '%s\n' $fa | median)")×"
+    fi
   fi
   d1=$("$T" push-artifact --path "$dir" --artifact-repo "$REGISTRY/art$n" --tag v1.0.1 --insecure -o json | sed -n 's/.*"digest": "\(.*\)".*/\1/p')
   d2=$("$T" push-artifact --path "$dir" --artifact-repo "$REGISTRY/art$n" --tag v1.0.2 --insecure -o json | sed -n 's/.*"digest": "\(.*\)".*/\1/p')
   [ "${d1#*@}" = "${d2#*@}" ] || echo "digests differ for the same folder: $d1 $d2" >&2
-  echo "| $n | $ta | $fa | $r | $again |"
+  echo "| $n | $tcell | $fcell | $r | $again |"
 done
 echo
+fi
 
 # 4. Waiters: 50 waiting pods of tandem-wait against 50 k8s-wait-for-style kubectl loops
 #    on one real API server (hack/testenv.sh's binaries; kubectl is built once from the Go
 #    module proxy with the same Kubernetes version, ~1 minute, and cached).
+if want waiters; then
 testenv=${TANDEM_TESTENV_DIR:-$(bash hack/testenv.sh)}
 KUBECTL=${KUBECTL:-}
 if [ -z "$KUBECTL" ] && [ -d "$testenv/src/kubernetes" ]; then
@@ -188,9 +226,11 @@ if [ -x "${KUBECTL:-}" ] && [ -d "$testenv/bin" ]; then
 else
   echo "note: no test environment or kubectl; waiter rows skipped (run hack/testenv.sh)" >&2
 fi
+fi
 
 # 5. Start-up: wall time of whole processes, timed by one Python process (no shell or
 #    `date` start-up in the figure).
+if want startup; then
 echo "## Start-up (40 runs)"
 echo
 echo "| command | median ms | min ms |"
@@ -208,35 +248,41 @@ print("| `%s` | %.1f | %.1f |" % (" ".join(sys.argv[1:]), statistics.median(ts),
 PY
 done
 echo
+fi
 
-# 6. Scale: a repository of 10 000 commits and 5 000 files. tandem clones shallow (one
-#    commit); the write-up's shell clones everything.
-echo "## Scale: $BIG_COMMITS commits, $BIG_FILES files"
-echo
-big=$work/big && mkdir -p "$big"
-git -C "$big" init -q -b main
-python3 - "$big" "$BIG_COMMITS" "$BIG_FILES" <<'PY' | git -C "$big" fast-import --quiet
-import sys
-out = sys.stdout
-commits, files = int(sys.argv[2]), int(sys.argv[3])
+# 6. Scale: tandem commit against the shell's clone + sed + commit + push, shallow (what a
+#    CI job does) and full, on two repositories: 10 000 commits of 5 000 small files, and
+#    200 MB of large files (20 × 10 MB of random bytes, so nothing compresses).
+if want scale; then
+SCALE_RUNS=${SCALE_RUNS:-3}
+[ "$SMOKE" = 1 ] && SCALE_RUNS=1
+# repo NAME COMMITS FILES BIGFILES MB: a bare repository NAME.git on the git server.
+repo() {
+  local src=$work/src-$1
+  mkdir -p "$src" && git -C "$src" init -q -b main
+  python3 - "$2" "$3" "$4" "$5" <<'PY' | git -C "$src" fast-import --quiet
+import os, sys
+out = sys.stdout.buffer
+commits, files, big, mb = (int(a) for a in sys.argv[1:])
 def blob(data):
-    out.write("data %d\n%s\n" % (len(data.encode()), data))
-out.write("commit refs/heads/main\ncommitter b <b@x> 0 +0000\n")
-blob("initial")
-vars_ = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1.0.0\"\n"
-out.write("M 100644 inline k8s/deployment-variables.yaml\n"); blob(vars_)
+    out.write(b"data %d\n" % len(data) + data + b"\n")
+out.write(b"commit refs/heads/main\ncommitter b <b@x> 0 +0000\n")
+blob(b"initial")
+out.write(b"M 100644 inline k8s/deployment-variables.yaml\n")
+blob(b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deployment-variables\ndata:\n  IMAGE_TAG: \"v1.0.0\"\n")
 for i in range(files - 1):
-    out.write("M 100644 inline src/f%d.txt\n" % i); blob("file %d\n" % i)
+    out.write(b"M 100644 inline src/f%d.txt\n" % i); blob(b"file %d\n" % i)
+for i in range(big):
+    out.write(b"M 100644 inline assets/big%d.bin\n" % i); blob(os.urandom(mb << 20))
 for c in range(1, commits):
-    out.write("commit refs/heads/main\ncommitter b <b@x> %d +0000\n" % c)
-    blob("change %d" % c)
-    out.write("M 100644 inline src/f%d.txt\n" % (c % (files - 1))); blob("file %d rev %d\n" % (c % (files - 1), c))
+    out.write(b"commit refs/heads/main\ncommitter b <b@x> %d +0000\n" % c)
+    blob(b"change %d" % c)
+    out.write(b"M 100644 inline src/f%d.txt\n" % (c % (files - 1))); blob(b"file %d rev %d\n" % (c % (files - 1), c))
 PY
-git clone -q --bare "$big" "$work/git/big.git"
-git -C "$work/git/big.git" config http.receivepack true
-big_url=${GIT_URL%/shop.git}/big.git
-big_auth=${auth_url%/shop.git}/big.git
-# peak RSS (MB) and seconds of a command, via getrusage of the child
+  git clone -q --bare "$src" "$work/git/$1.git" && rm -rf "$src"
+  git -C "$work/git/$1.git" config http.receivepack true
+}
+# measure CMD...: "seconds peak-RSS-MB exit" of one run (getrusage of the child)
 measure() {
   python3 - "$@" <<'PY'
 import resource, subprocess, sys, time
@@ -247,24 +293,73 @@ rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print("%.3f %.0f %d" % (d, rss, r.returncode))
 PY
 }
-full_clone_bump() {
-  local d; d=$(mktemp -d "$work/full.XXXX")
-  git clone -q -b main "$big_auth" "$d" && sed -i "s/IMAGE_TAG: .*/IMAGE_TAG: \"$1\"/" "$d/k8s/deployment-variables.yaml" &&
-    git -C "$d" -c user.name=ci -c user.email=ci@example.com commit -qam "ci: $1 [skip ci]" && git -C "$d" push -q origin main
+# clone_bump DEPTH_ARGS URL TAG: the shell's step on a clone (shallow with --depth 1)
+clone_bump() {
+  local d; d=$(mktemp -d "$work/scale.XXXX")
+  git clone -q $1 -b main "$2" "$d" && sed -i "s/IMAGE_TAG: .*/IMAGE_TAG: \"$3\"/" "$d/k8s/deployment-variables.yaml" &&
+    git -C "$d" -c user.name=ci -c user.email=ci@example.com commit -qam "ci: $3 [skip ci]" && git -C "$d" push -q origin main
   local rc=$?; rm -rf "$d"; return $rc
 }
-shallow_clone_bump() {
-  local d; d=$(mktemp -d "$work/shallow.XXXX")
-  git clone -q --depth 1 -b main "$big_auth" "$d" && sed -i "s/IMAGE_TAG: .*/IMAGE_TAG: \"$1\"/" "$d/k8s/deployment-variables.yaml" &&
-    git -C "$d" -c user.name=ci -c user.email=ci@example.com commit -qam "ci: $1 [skip ci]" && git -C "$d" push -q origin main
-  local rc=$?; rm -rf "$d"; return $rc
+export -f clone_bump; export work
+# row LABEL TAGBASE CMD...: one table row over SCALE_RUNS runs (CMD gets the tag last)
+row() {
+  local label=$1 base=$2 i t m rc ts="" ms="" bad=0; shift 2
+  for i in $(seq 1 "$SCALE_RUNS"); do
+    read -r t m rc < <(measure "$@" "v1.$((base + i)).0")
+    ts="$ts $t" ms="$ms $m"; [ "$rc" = 0 ] || bad=$rc
+  done
+  echo "| $label | $(cell "$(printf '%s\n' $ts | stats)") | $(printf '%s\n' $ms | sort -n | tail -1) | $bad |"
 }
-export -f full_clone_bump shallow_clone_bump; export work big_auth
-read -r ts tm trc < <(measure "$T" commit --repo-url "$big_url" --branch main --git-username "$GIT_USER" --tag v1.1.0)
-read -r ss sm src < <(measure bash -c 'full_clone_bump v1.2.0')
-read -r hs hm hrc < <(measure bash -c 'shallow_clone_bump v1.3.0')
-echo "| what | s | peak RSS MB | exit |"
-echo "|---|---|---|---|"
-echo "| \`tandem commit\` (shallow clone, bump, commit, push) | $ts | $tm | $trc |"
-echo "| shell: full \`git clone\` + sed + commit + push | $ss | $sm | $src |"
-echo "| shell: shallow \`git clone --depth 1\` + sed + commit + push (what a CI job does) | $hs | $hm | $hrc |"
+scale() {
+  local name=$1 title=$2 url=${GIT_URL%/shop.git}/$1.git auth=${auth_url%/shop.git}/$1.git
+  echo "## Scale: $title ($SCALE_RUNS runs each)"
+  echo
+  echo "| what | median s | min–max s | peak RSS MB (max) | exit |"
+  echo "|---|---|---|---|---|"
+  row "\`tandem commit\` (shallow clone, bump, commit, push)" 100 \
+    "$T" commit --repo-url "$url" --branch main --git-username "$GIT_USER" --tag
+  row "shell: shallow \`git clone --depth 1\` + sed + commit + push (what a CI job does)" 200 bash -c 'clone_bump "--depth 1" "$0" "$1"' "$auth"
+  row "shell: full \`git clone\` + sed + commit + push" 300 bash -c 'clone_bump "" "$0" "$1"' "$auth"
+  echo
+}
+if [ "$SMOKE" = 1 ]; then
+  repo many 200 100 0 0 && repo large 2 10 2 1
+  scale many "200 commits, 100 files"; scale large "2 × 1 MB of random bytes"
+else
+  repo many 10000 5000 0 0 && repo large 3 10 20 10
+  scale many "10 000 commits, 5 000 files"; scale large "200 MB: 20 × 10 MB of random bytes"
+fi
+fi
+
+# 7. Pre-flight of examples/go-postgres (the live release plus one compatible migration),
+#    by phase: the Go benchmark BenchmarkPreflight, one pre-flight per run.
+if want preflight; then
+echo "## Pre-flight (examples/go-postgres, $RUNS runs)"
+echo
+echo "| phase | median ms | min–max ms |"
+echo "|---|---|---|"
+if ! out=$(go test -run '^$' -bench '^BenchmarkPreflight$' -benchtime 1x -count "$RUNS" ./pkg/preflight 2>&1); then
+  echo "$out" >&2
+  echo "| whole pre-flight | failed | |"
+elif grep -q '^BenchmarkPreflight' <<<"$out"; then
+  echo "| whole pre-flight | $(cell "$(grep '^BenchmarkPreflight' <<<"$out" | awk '{print $3 / 1e6}' | stats)") |"
+  for ph in database previous migrate rerun compat; do
+    echo "| $ph | $(cell "$(grep '^BenchmarkPreflight' <<<"$out" | tr '\t' '\n' | awk -v p="$ph-ms/op" '$2 == p {print $1}' | stats)") |"
+  done
+else
+  echo "| whole pre-flight | skipped: $(grep -m1 -i 'skip' <<<"$out" || echo 'no PostgreSQL') | |"
+fi
+echo
+fi
+
+# 8. The waiter's image (cmd/tandem-wait on an empty base), as pushed.
+if want image; then
+echo "## Waiter image"
+echo
+size=$("$T" waiter-image --source . --image "$REGISTRY/tandem" --tag bench --insecure -o json | sed -n 's/.*"compressedSize": \([0-9]*\).*/\1/p')
+echo "| what | MB |"
+echo "|---|---|"
+echo "| \`tandem waiter-image\`, compressed (what a node pulls) | $(echo "scale=2; ${size:-0} / 1000000" | bc -l | sed 's/^\./0./') |"
+echo "| \`tandem-wait\` binary | $(stat -c %s "$work/tandem-wait" | awk '{printf "%.2f", $1 / 1e6}') |"
+echo
+fi

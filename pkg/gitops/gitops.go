@@ -156,13 +156,13 @@ func withRetries(ctx context.Context, cfg Config, attempt func(context.Context, 
 
 // inspect clones the branch into cfg.Dir (sparse) and reads IMAGE_TAG: res.Old and
 // res.Commit are set; ErrSuperseded and ErrUnordered when cfg.Tag may not replace it.
-func inspect(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) (*git.Repository, *git.Worktree, string, error) {
-	repo, wt, head, err := clone(ctx, cfg, auth, 1)
+func inspect(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) (*git.Repository, *object.Commit, string, error) {
+	repo, head, err := clone(ctx, cfg, auth, 1)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	path := filepath.Join(cfg.Dir, filepath.FromSlash(cfg.File))
-	res.Commit = head.Hash().String()
+	res.Commit = head.Hash.String()
 	if _, err := variables.Resolve(path, cfg.Dir); err != nil {
 		return nil, nil, "", fmt.Errorf("branch %s of %s: %w", cfg.Branch, cfg.URL, InRepository(err, cfg.Dir))
 	}
@@ -181,16 +181,16 @@ func inspect(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Re
 		// no order and the newest release wins.
 		return nil, nil, "", fmt.Errorf("%s holds %s, a semantic version; %s is not one, so no one can tell which is newer: %w: release with a semantic-version tag (an explicit one, or a pipeline ID with the default format), or set the file by hand to switch schemes", cfg.File, current, cfg.Tag, ErrUnordered)
 	}
-	return repo, wt, path, nil
+	return repo, head, path, nil
 }
 
 // clone clones the last depth commits of cfg.Branch into cfg.Dir (removed first) and
-// checks out only the folders the release reads (a sparse checkout: the index keeps
-// every file, so a commit keeps them too; a full checkout of thousands of files takes
-// go-git tens of seconds).
-func clone(ctx context.Context, cfg Config, auth transport.AuthMethod, depth int) (*git.Repository, *git.Worktree, *plumbing.Reference, error) {
+// writes only the folders the release reads (sparseDirs). There is no index and no
+// worktree status: the commit is made from objects (commitFile), so the cost of a
+// release does not grow with the number of files in the repository.
+func clone(ctx context.Context, cfg Config, auth transport.AuthMethod, depth int) (*git.Repository, *object.Commit, error) {
 	if err := os.RemoveAll(cfg.Dir); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	branch := plumbing.NewBranchReferenceName(cfg.Branch)
 	repo, err := git.PlainCloneContext(ctx, cfg.Dir, false, &git.CloneOptions{
@@ -198,24 +198,24 @@ func clone(ctx context.Context, cfg Config, auth transport.AuthMethod, depth int
 		SingleBranch: true, Depth: depth, Tags: git.NoTags, NoCheckout: true,
 	})
 	if err != nil {
-		return nil, nil, nil, classify(fmt.Sprintf("cloning %s branch %s", cfg.URL, cfg.Branch), cfg, err)
+		return nil, nil, classify(fmt.Sprintf("cloning %s branch %s", cfg.URL, cfg.Branch), cfg, err)
 	}
-	wt, err := repo.Worktree()
+	ref, err := repo.Head()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, fmt.Errorf("reading head of %s: %w", cfg.Branch, err)
 	}
-	if err := wt.Checkout(&git.CheckoutOptions{Branch: branch, SparseCheckoutDirectories: sparseDirs(cfg)}); err != nil {
-		return nil, nil, nil, fmt.Errorf("checking out %s: %w", cfg.Branch, err)
-	}
-	head, err := repo.Head()
+	head, err := repo.CommitObject(ref.Hash())
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading head of %s: %w", cfg.Branch, err)
+		return nil, nil, fmt.Errorf("reading head of %s: %w", cfg.Branch, err)
 	}
-	return repo, wt, head, nil
+	if err := writeFolders(head, sparseDirs(cfg), cfg.Dir); err != nil {
+		return nil, nil, fmt.Errorf("checking out %s: %w", cfg.Branch, err)
+	}
+	return repo, head, nil
 }
 
 func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) error {
-	repo, wt, path, err := inspect(ctx, cfg, auth, res)
+	repo, head, path, err := inspect(ctx, cfg, auth, res)
 	if err != nil {
 		return err
 	}
@@ -237,14 +237,12 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 	if unchanged {
 		return fmt.Errorf("%s already holds %s: %w", cfg.File, cfg.Tag, ErrNothingToCommit)
 	}
-	// Only the one file changed: skip go-git's status of the whole worktree (seconds on
-	// a repository of thousands of files).
-	if err := wt.AddWithOptions(&git.AddOptions{Path: cfg.File, SkipStatus: true}); err != nil {
-		return fmt.Errorf("staging %s: %w", cfg.File, err)
-	}
-	sig := &object.Signature{Name: cfg.AuthorName, Email: cfg.AuthorEmail, When: time.Now()}
-	commit, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
+	sig := object.Signature{Name: cfg.AuthorName, Email: cfg.AuthorEmail, When: time.Now()}
+	commit, err := commitFile(repo, head, cfg.Dir, path, msg, sig)
 	if err != nil {
+		return fmt.Errorf("committing %s: %w", cfg.File, err)
+	}
+	if err := repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName(cfg.Branch), commit)); err != nil {
 		return fmt.Errorf("committing %s: %w", cfg.File, err)
 	}
 	ref := config.RefSpec("refs/heads/" + cfg.Branch + ":refs/heads/" + cfg.Branch)

@@ -332,3 +332,62 @@ func TestBumpChecksOutOnlyWhatItNeeds(t *testing.T) {
 		t.Error("the bump did not land")
 	}
 }
+
+// TestBumpCommitsOnlyTheFile: the commit is made from objects (no index of the tree), so
+// it must still be a commit git itself finds sound, change only the file (followed through
+// a link), and keep every other entry's mode; the folders it writes keep modes and links.
+func TestBumpCommitsOnlyTheFile(t *testing.T) {
+	s := testgit.New(t, "ci", token, map[string]string{"README.md": "x\n", "src/a.txt": "a\n",
+		"config/vars.yaml": seedFiles["k8s/deployment-variables.yaml"],
+		"deploy/k8s/kustomization.yaml": "resources: [cm.yaml]\n", "deploy/k8s/cm.yaml": "kind: ConfigMap\n"})
+	work := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("git", append([]string{"-C", work}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	if out, err := exec.Command("git", "clone", "-q", "-b", "main", s.Bare, work).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	os.MkdirAll(filepath.Join(work, "k8s"), 0o755)
+	os.WriteFile(filepath.Join(work, "deploy/k8s/hook.sh"), []byte("#!/bin/sh\n"), 0o755)
+	for link, target := range map[string]string{"k8s/deployment-variables.yaml": "../config/vars.yaml", "deploy/k8s/again.yaml": "cm.yaml", "deploy/k8s/abs": "/etc/passwd"} {
+		if err := os.Symlink(target, filepath.Join(work, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git("add", "-A")
+	git("-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q", "-m", "layout")
+	git("push", "-q", "origin", "main")
+
+	c := cfg(s, "v1.42.0")
+	c.Dir = filepath.Join(t.TempDir(), "clone")
+	c.Folders = []string{"deploy", "deploy/k8s", "k8s", "config", "deploy"} // repeated and nested
+	if _, err := gitops.Bump(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	s.Git(t, "fsck", "--strict", "--no-dangling")
+	if got := s.Git(t, "diff", "--name-status", "main~1", "main"); got != "M\tconfig/vars.yaml" {
+		t.Errorf("the bump changed:\n%s\nwant only config/vars.yaml (the link's target)", got)
+	}
+	if got, want := strings.Fields(s.Git(t, "ls-tree", "-r", "main")), strings.Fields(s.Git(t, "ls-tree", "-r", "main~1")); len(got) != len(want) {
+		t.Errorf("ls-tree after:\n%v\nbefore:\n%v", got, want)
+	}
+	if !strings.Contains(s.Git(t, "show", "main:config/vars.yaml"), `IMAGE_TAG: "v1.42.0" # set by CI`) {
+		t.Error("the bump did not land in the link's target")
+	}
+	if fi, err := os.Stat(filepath.Join(c.Dir, "deploy/k8s/hook.sh")); err != nil || fi.Mode().Perm()&0o100 == 0 {
+		t.Errorf("hook.sh in the clone: %v, %v; want executable", fi, err)
+	}
+	if l, err := os.Readlink(filepath.Join(c.Dir, "deploy/k8s/again.yaml")); err != nil || l != "cm.yaml" {
+		t.Errorf("again.yaml in the clone links to %q (%v), want cm.yaml", l, err)
+	}
+	// An absolute link stays inside the clone, as go-git's own checkout confines it.
+	if l, _ := os.Readlink(filepath.Join(c.Dir, "deploy/k8s/abs")); filepath.IsAbs(l) || !strings.HasPrefix(filepath.Join(c.Dir, "deploy/k8s", l), c.Dir) {
+		t.Errorf("abs links to %q: leaves the clone", l)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir, "src")); err == nil {
+		t.Error("src/ was written; only the folders the release reads are")
+	}
+}

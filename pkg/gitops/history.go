@@ -67,16 +67,16 @@ func History(ctx context.Context, cfg Config, depth int) (HistoryResult, error) 
 	} else if entries, err := os.ReadDir(cfg.Dir); err == nil && len(entries) > 0 {
 		return res, fmt.Errorf("cloning into %s: folder is not empty; pass an empty or new folder", cfg.Dir)
 	}
-	repo, _, head, err := clone(ctx, cfg, auth, depth)
+	_, head, err := clone(ctx, cfg, auth, depth)
 	if err != nil {
 		return res, err
 	}
 	if keep {
 		res.Dir = cfg.Dir
 	}
-	res.Head = head.Hash().String()
+	res.Head = head.Hash.String()
 	file := strings.TrimPrefix(cfgPath(cfg.File), "./")
-	c, err := repo.CommitObject(head.Hash())
+	c := head
 	for err == nil && res.Commits < depth {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
