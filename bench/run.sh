@@ -325,9 +325,13 @@ scale() {
 if [ "$SMOKE" = 1 ]; then
   repo many 200 100 0 0 && repo large 2 10 2 1
   scale many "200 commits, 100 files"; scale large "2 × 1 MB of random bytes"
-else
-  repo many 10000 5000 0 0 && repo large 3 10 20 10
-  scale many "10 000 commits, 5 000 files"; scale large "200 MB: 20 × 10 MB of random bytes"
+else # SCALE_REPOS="many" leaves the 200 MB one out
+  if [[ " ${SCALE_REPOS:-many large} " == *" many "* ]]; then
+    repo many 10000 5000 0 0 && scale many "10 000 commits, 5 000 files"
+  fi
+  if [[ " ${SCALE_REPOS:-many large} " == *" large "* ]]; then
+    repo large 3 10 20 10 && scale large "200 MB: 20 × 10 MB of random bytes"
+  fi
 fi
 fi
 

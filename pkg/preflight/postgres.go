@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tandem-ci/tandem/internal/procgroup"
 	"github.com/tandem-ci/tandem/internal/tarx"
@@ -63,6 +65,71 @@ type Postgres struct {
 	// cred runs the server as the postgres user when tandem runs as root: initdb
 	// refuses root.
 	cred *syscall.Credential
+	// server is the postgres process, exited closed when it ends.
+	server *exec.Cmd
+	exited chan struct{}
+}
+
+// SocketURL is the server's URL through its Unix socket (for tools on this machine).
+func (p *Postgres) SocketURL() string {
+	u, _ := neturl.Parse(p.URL)
+	q := u.Query()
+	q.Set("host", p.dir)
+	q.Set("port", u.Port())
+	u.RawQuery = q.Encode()
+	u.Host = ""
+	return u.String()
+}
+
+// start runs the server in the foreground of its own process group (pg_ctl's -w polls
+// ten times a second; this looks every 5 ms) and returns when postmaster.pid says it
+// accepts connections, or with the log's tail when it exits first.
+func (p *Postgres) start(ctx context.Context, data, port string) error {
+	logPath := filepath.Join(p.dir, "server.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	// Not bound to ctx: the server outlives this call; Stop ends it.
+	cmd := exec.CommandContext(context.Background(), filepath.Join(p.bin, "postgres"), "-D", data, "-p", port, "-k", p.dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		// A scratch server for one pre-flight: small shared memory, no replication and
+		// no background workers start ~60 ms sooner (250 → 185 ms measured).
+		"-c", "shared_buffers=16MB", "-c", "max_connections=50", "-c", "huge_pages=off", "-c", "dynamic_shared_memory_type=mmap",
+		"-c", "max_worker_processes=0", "-c", "autovacuum=off", "-c", "wal_level=minimal", "-c", "max_wal_senders=0")
+	cmd.Dir = p.dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	procgroup.Bind(cmd)
+	if p.cred != nil {
+		cmd.SysProcAttr.Credential = p.cred
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting postgres: %w", err)
+	}
+	p.server, p.exited = cmd, make(chan struct{})
+	go func() { cmd.Wait(); close(p.exited) }()
+	pidFile := filepath.Join(data, "postmaster.pid")
+	deadline := time.After(time.Minute)
+	for {
+		// Line 8 of postmaster.pid is the server's state; "ready" once it accepts connections.
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if lines := strings.Split(string(b), "\n"); len(lines) > 7 && strings.TrimSpace(lines[7]) == "ready" {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			log, _ := os.ReadFile(logPath)
+			return fmt.Errorf("postgres exited while starting: %v\n%s", cmd.ProcessState, tail(log, 20))
+		case <-ctx.Done():
+			return fmt.Errorf("starting postgres interrupted: %w", context.Cause(ctx))
+		case <-deadline:
+			log, _ := os.ReadFile(logPath)
+			return fmt.Errorf("postgres did not accept connections within a minute\n%s", tail(log, 20))
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // StartPostgres initialises and starts a server with durability off (fsync, full page
@@ -104,14 +171,9 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 		os.RemoveAll(p.dir)
 		return nil, err
 	}
-	opts := fmt.Sprintf("-p %s -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, p.dir)
-	if err := p.run(ctx, "pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(p.dir, "server.log"), "-w", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(p.dir, "server.log"))
+	if err := p.start(ctx, data, port); err != nil {
 		p.Stop()
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w\n%s", err, tail(log, 20))
+		return nil, err
 	}
 	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable", port)
 	return p, nil
@@ -221,8 +283,15 @@ func closedAncestor(dir string) string {
 
 // Stop stops the server at once and removes its data.
 func (p *Postgres) Stop() {
-	if _, err := os.Stat(filepath.Join(p.dir, "data", "postmaster.pid")); err == nil {
-		p.run(context.Background(), "pg_ctl", "-D", filepath.Join(p.dir, "data"), "-m", "immediate", "-w", "stop")
+	if p.server != nil {
+		// SIGQUIT is PostgreSQL's immediate shutdown; the group's kill if it lingers.
+		p.server.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-p.server.Process.Pid, syscall.SIGKILL)
+			<-p.exited
+		}
 	}
 	os.RemoveAll(p.dir)
 }

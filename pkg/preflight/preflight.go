@@ -246,6 +246,10 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		runner = l
 	}
 	x := &phases{cfg: cfg, res: &res, redact: newRedactor(secrets)}
+	if p, ok := runner.(Prefetcher); ok {
+		// The images are pulled and unpacked while the database starts.
+		p.Prefetch(cfg.PreviousMigration.Image, cfg.Migration.Image, cfg.PreviousService.Image)
+	}
 
 	// database
 	url := cfg.DatabaseURL

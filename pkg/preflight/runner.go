@@ -62,8 +62,26 @@ type Local struct {
 	startTimeout time.Duration
 	work         string
 
+	// fetches run in the background of ctx (Prefetch) and Close waits for them.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	fetching sync.WaitGroup
 	mu       sync.Mutex
-	programs map[string]*Program
+	programs map[string]*fetch
+	local    map[string]string // the started server's URL → its Unix socket URL
+}
+
+// fetch is one image's pull and unpack; done is closed when p or err is set.
+type fetch struct {
+	done chan struct{}
+	p    *Program
+	err  error
+}
+
+// Prefetcher is a Runner that can start pulling images before they are needed; Run
+// calls it before starting the database, so the pulls overlap PostgreSQL's start.
+type Prefetcher interface {
+	Prefetch(refs ...string)
 }
 
 var _ Runner = (*Local)(nil)
@@ -81,11 +99,45 @@ func NewLocal(kc authn.Keychain, startTimeout time.Duration, opts ...name.Option
 	if err != nil {
 		return nil, err
 	}
-	return &Local{keychain: kc, nameOpts: opts, startTimeout: startTimeout, work: work, programs: map[string]*Program{}}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Local{keychain: kc, nameOpts: opts, startTimeout: startTimeout, work: work, ctx: ctx, cancel: cancel, programs: map[string]*fetch{}}, nil
 }
 
-// Close removes the unpacked images.
-func (l *Local) Close() error { return os.RemoveAll(l.work) }
+// Close stops the pulls still running and removes the unpacked images.
+func (l *Local) Close() error {
+	l.cancel()
+	l.fetching.Wait()
+	return os.RemoveAll(l.work)
+}
+
+// Prefetch starts pulling and unpacking refs (empty ones skipped) in the background; a
+// failure is returned by the Run or Serve that needs the image.
+func (l *Local) Prefetch(refs ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ref := range refs {
+		if ref != "" {
+			l.start(ref)
+		}
+	}
+}
+
+// start begins ref's fetch unless it has begun; l.mu is held.
+func (l *Local) start(ref string) *fetch {
+	if f, ok := l.programs[ref]; ok {
+		return f
+	}
+	f := &fetch{done: make(chan struct{})}
+	dir := filepath.Join(l.work, "image-"+strconv.Itoa(len(l.programs)+1))
+	l.programs[ref] = f
+	l.fetching.Add(1)
+	go func() {
+		defer l.fetching.Done()
+		defer close(f.done)
+		f.p, f.err = Fetch(l.ctx, ref, l.keychain, dir, l.nameOpts...)
+	}()
+	return f
+}
 
 // Database starts a throwaway PostgreSQL (StartPostgres).
 func (l *Local) Database(ctx context.Context) (string, string, func(), error) {
@@ -94,25 +146,34 @@ func (l *Local) Database(ctx context.Context) (string, string, func(), error) {
 		return "", "", nil, err
 	}
 	host := strings.TrimPrefix(strings.Split(pg.URL, "/")[2], "postgres@")
+	l.mu.Lock()
+	l.local = map[string]string{pg.URL: pg.SocketURL()}
+	l.mu.Unlock()
 	return pg.URL, "on " + host, pg.Stop, nil
 }
 
-// Schema dumps with pg_dump (DumpSchema).
-func (l *Local) Schema(ctx context.Context, url string) (string, error) { return DumpSchema(ctx, url) }
+// Schema dumps with pg_dump (DumpSchema); through the Unix socket when url is the
+// server Database started (no TCP set-up: ~15 ms less per dump).
+func (l *Local) Schema(ctx context.Context, url string) (string, error) {
+	l.mu.Lock()
+	if u, ok := l.local[url]; ok {
+		url = u
+	}
+	l.mu.Unlock()
+	return DumpSchema(ctx, url)
+}
 
-// program pulls and unpacks an image once.
+// program pulls and unpacks an image once, or waits for its Prefetch.
 func (l *Local) program(ctx context.Context, ref string) (*Program, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if p, ok := l.programs[ref]; ok {
-		return p, nil
+	f := l.start(ref)
+	l.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.p, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	p, err := Fetch(ctx, ref, l.keychain, filepath.Join(l.work, "image-"+strconv.Itoa(len(l.programs)+1)), l.nameOpts...)
-	if err != nil {
-		return nil, err
-	}
-	l.programs[ref] = p
-	return p, nil
 }
 
 func (l *Local) command(ctx context.Context, c Container, env []string) (*exec.Cmd, error) {
@@ -166,7 +227,7 @@ func (l *Local) Serve(ctx context.Context, c Container, env []string) (Service, 
 		case <-ctx.Done():
 			s.Stop()
 			return s, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
