@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/trace"
 	"strings"
 	"syscall"
 
@@ -20,12 +21,32 @@ func main() {
 	// SIGTERM (a pod being stopped, a cancelled CI job) cancels watches and pushes cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	root := newRootCmd()
+	endTrace := startTrace(os.Getenv("TANDEM_TRACE"))
 	err := root.ExecuteContext(ctx)
+	endTrace()
 	stop()
 	if err != nil {
 		report(root, os.Args[1:], os.Stdout, os.Stderr, err)
 		os.Exit(exitCode(err))
 	}
+}
+
+// startTrace writes an execution trace of the run to path (TANDEM_TRACE; read it with
+// `go tool trace`, or a CPU profile of it with `go tool trace -pprof=sched`) and returns
+// what ends it. Empty path: nothing.
+func startTrace(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = trace.Start(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tandem: TANDEM_TRACE=%s: %v (no trace written)\n", path, err)
+		return func() {}
+	}
+	return func() { trace.Stop(); f.Close() }
 }
 
 // exitCode is 1, or the code an exitError asks for (tandem status's states).

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime/trace"
 	"strings"
 	"text/template"
 	"time"
@@ -215,7 +216,9 @@ func clone(ctx context.Context, cfg Config, auth transport.AuthMethod, depth int
 }
 
 func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Result) error {
+	region := trace.StartRegion(ctx, "git clone")
 	repo, head, path, err := inspect(ctx, cfg, auth, res)
+	region.End()
 	if err != nil {
 		return err
 	}
@@ -224,13 +227,16 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 	if err != nil {
 		return err
 	}
-	_, err = variables.SetFile(path, cfg.Tag, variables.WithRoot(cfg.Dir))
+	_, err = variables.SetFile(path, cfg.Tag, variables.WithRoot(cfg.Dir), variables.Scratch())
 	unchanged := errors.Is(err, variables.ErrUnchanged)
 	if err != nil && !unchanged {
 		return err
 	}
 	if cfg.Check != nil {
-		if err := cfg.Check(ctx, cfg.Dir); err != nil {
+		region := trace.StartRegion(ctx, "check before commit")
+		err := cfg.Check(ctx, cfg.Dir)
+		region.End()
+		if err != nil {
 			return fmt.Errorf("branch %s with IMAGE_TAG=%s, before committing: %w", cfg.Branch, cfg.Tag, InRepository(err, cfg.Dir))
 		}
 	}
@@ -250,7 +256,10 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 	if cfg.SkipCIPush {
 		push.Options = map[string]string{"ci.skip": ""}
 	}
-	if err := repo.PushContext(ctx, push); err != nil {
+	region = trace.StartRegion(ctx, "git push")
+	err = repo.PushContext(ctx, push)
+	region.End()
+	if err != nil {
 		return classify(fmt.Sprintf("pushing %s to %s", cfg.Branch, cfg.URL), cfg, err)
 	}
 	res.Commit = commit.String()

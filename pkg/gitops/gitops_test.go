@@ -338,7 +338,7 @@ func TestBumpChecksOutOnlyWhatItNeeds(t *testing.T) {
 // a link), and keep every other entry's mode; the folders it writes keep modes and links.
 func TestBumpCommitsOnlyTheFile(t *testing.T) {
 	s := testgit.New(t, "ci", token, map[string]string{"README.md": "x\n", "src/a.txt": "a\n",
-		"config/vars.yaml": seedFiles["k8s/deployment-variables.yaml"],
+		"config/vars.yaml":              seedFiles["k8s/deployment-variables.yaml"],
 		"deploy/k8s/kustomization.yaml": "resources: [cm.yaml]\n", "deploy/k8s/cm.yaml": "kind: ConfigMap\n"})
 	work := t.TempDir()
 	git := func(args ...string) {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"strings"
 	"time"
 
@@ -49,6 +50,10 @@ type Watcher interface {
 type Validator interface {
 	Validate(ctx context.Context, tag string) error
 }
+
+// ReadOnly is implemented by steps that write nothing (the prebuilt images' check): the
+// branch is then not checked before them, since the commit step checks it itself.
+type ReadOnly interface{ WritesNothing() bool }
 
 // Describer is implemented by steps that can say what they would do.
 type Describer interface{ Describe(tag string) string }
@@ -203,7 +208,10 @@ func (x *run) bounded(name string, fn func(ctx context.Context) error) error {
 		ctx, cancel = context.WithTimeout(ctx, x.r.Timeout)
 		defer cancel()
 	}
+	// A region per step (and per check before the steps) in a TANDEM_TRACE trace.
+	region := trace.StartRegion(ctx, name)
 	err := fn(ctx)
+	region.End()
 	// A server that kept failing until the deadline is not a server that was slow: the
 	// error already says what it answered.
 	if err != nil && x.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, gitops.ErrServerFailing) {
@@ -276,7 +284,7 @@ func (x *run) validate() (done bool, err error) {
 	writesBefore := false // a step before this one writes (builds, pushes)
 	for _, s := range r.steps() {
 		v, ok := s.step.(Validator)
-		if s.step != nil && !ok {
+		if ro, _ := s.step.(ReadOnly); s.step != nil && !ok && (ro == nil || !ro.WritesNothing()) {
 			writesBefore = true
 		}
 		if !ok || s.step == nil {
@@ -419,7 +427,7 @@ func (x *run) commit(ctx context.Context) (Status, string, error) {
 	} else if x.res.Superseded {
 		// PushSuperseded: ship this release's tag on top of the branch head, uncommitted.
 		file := filepath.Join(c.Dir, filepath.FromSlash(p.VariablesFile))
-		if _, err := variables.SetFile(file, p.Tag, variables.WithRoot(c.Dir)); err != nil {
+		if _, err := variables.SetFile(file, p.Tag, variables.WithRoot(c.Dir), variables.Scratch()); err != nil {
 			return "", "", fmt.Errorf("setting %s in %s for the artifact of a superseded release: %w", p.Tag, p.VariablesFile, err)
 		}
 	}

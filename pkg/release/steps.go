@@ -163,7 +163,7 @@ func artifactFolder(ctx context.Context, dir, tag string) (folder, from string, 
 			cleanup()
 			return "", "", func() {}, fmt.Errorf("copying %s to give it IMAGE_TAG %s: %w", dir, tag, err)
 		}
-		if _, err := variables.SetFile(filepath.Join(tmp, rel), tag, variables.WithRoot(tmp)); err != nil {
+		if _, err := variables.SetFile(filepath.Join(tmp, rel), tag, variables.WithRoot(tmp), variables.Scratch()); err != nil {
 			cleanup()
 			return "", "", func() {}, fmt.Errorf("setting IMAGE_TAG %s in %s for the artifact: %w", tag, file, err)
 		}
@@ -261,6 +261,9 @@ var _ ImagePublisher = (*PrebuiltImages)(nil)
 func (p *PrebuiltImages) PublishImages(ctx context.Context, tag string) (image.Result, error) {
 	return image.Find(ctx, p.ServiceRepo, p.MigrationRepo, tag, p.Options...)
 }
+
+// WritesNothing implements ReadOnly.
+func (p *PrebuiltImages) WritesNothing() bool { return true }
 
 // Describe says what PublishImages would do.
 func (p *PrebuiltImages) Describe(tag string) string {

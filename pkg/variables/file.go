@@ -25,7 +25,8 @@ type Result struct {
 }
 
 type options struct {
-	root string
+	root    string
+	scratch bool
 }
 
 // Option configures SetFile.
@@ -33,6 +34,10 @@ type Option func(*options)
 
 // WithRoot sets the folder a symlinked file must stay inside (default: the file's folder).
 func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
+
+// Scratch says the file is in a throwaway folder (a clone): it is written without
+// syncing it to disk (atomicfile.WriteScratch).
+func Scratch() Option { return func(o *options) { o.scratch = true } }
 
 // ReadFile returns the IMAGE_TAG held by the file at path.
 func ReadFile(path string) (string, error) {
@@ -85,7 +90,11 @@ func SetFile(path, newTag string, opts ...Option) (Result, error) {
 	if info.Mode().Perm()&0o200 == 0 {
 		return res, fmt.Errorf("%s is read-only (mode %s): make it writable (chmod u+w) to let tandem update %s", path, info.Mode().Perm(), Key)
 	}
-	if err := atomicfile.Write(target, out, info.Mode().Perm()); err != nil {
+	write := atomicfile.Write
+	if o.scratch {
+		write = atomicfile.WriteScratch
+	}
+	if err := write(target, out, info.Mode().Perm()); err != nil {
 		return res, fmt.Errorf("writing %s: %w", path, err)
 	}
 	res.Changed = true
