@@ -48,7 +48,10 @@ ART_SIZES="10 1000 10000" BIG_COMMITS=10000 BIG_FILES=5000
 work=$(mktemp -d)
 trap 'kill $envpid 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/tandem" ./cmd/tandem
-go build -o "$work/tandem-wait" ./cmd/tandem-wait
+# the waiter as its image holds it (static, stripped: image.BuildGo's flags)
+CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -buildid=" -o "$work/tandem-wait" ./cmd/tandem-wait
+# the machine's floor for a Go process: an empty program
+mkdir -p "$work/empty" && printf 'package main\n\nfunc main() {}\n' > "$work/empty/main.go" && (cd "$work/empty" && GOFLAGS=-mod=mod go mod init empty >/dev/null 2>&1; go build -o "$work/empty-go" .)
 go build -o "$work/env" ./bench/env
 mkdir -p "$work/git"
 "$work/env" -root "$work/git" > "$work/env.out" &
@@ -71,6 +74,7 @@ stats() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1]
 median() { stats | cut -d' ' -f1; }
 # cell "MEDIAN | MIN–MAX" of "median min max"
 cell() { set -- $1; echo "$1 | $2–$3"; }
+cellms() { set -- $1; printf "%.0f | %.0f–%.0f" "$1" "$2" "$3"; }
 ratio() { echo "scale=2; $1 / $2" | bc -l | sed 's/^\./0./'; }
 # compare TITLE RUNS BASE TANDEM_FN TANDEM_LABEL SHELL_FN SHELL_LABEL: one table, tandem's
 # runs interleaved with the baseline's (skipped without the flux CLI), so both see the same
@@ -235,7 +239,7 @@ echo "## Start-up (40 runs)"
 echo
 echo "| command | median ms | min ms |"
 echo "|---|---|---|"
-for c in "$T --help" "$T wait --help" "$work/tandem-wait --help"; do
+for c in "$work/empty-go" "$T --help" "$T wait --help" "$work/tandem-wait --help"; do
   # shellcheck disable=SC2086
   python3 - $c <<'PY' | sed "s#$work/##"
 import statistics, subprocess, sys, time
@@ -346,9 +350,9 @@ if ! out=$(go test -run '^$' -bench '^BenchmarkPreflight$' -benchtime 1x -count 
   echo "$out" >&2
   echo "| whole pre-flight | failed | |"
 elif grep -q '^BenchmarkPreflight' <<<"$out"; then
-  echo "| whole pre-flight | $(cell "$(grep '^BenchmarkPreflight' <<<"$out" | awk '{print $3 / 1e6}' | stats)") |"
+  echo "| whole pre-flight | $(cellms "$(grep '^BenchmarkPreflight' <<<"$out" | awk '{print $3 / 1e6}' | stats)") |"
   for ph in database previous migrate rerun compat; do
-    echo "| $ph | $(cell "$(grep '^BenchmarkPreflight' <<<"$out" | tr '\t' '\n' | awk -v p="$ph-ms/op" '$2 == p {print $1}' | stats)") |"
+    echo "| $ph | $(cellms "$(grep '^BenchmarkPreflight' <<<"$out" | tr '\t' '\n' | awk -v p="$ph-ms/op" '$2 == p {print $1}' | stats)") |"
   done
 else
   echo "| whole pre-flight | skipped: $(grep -m1 -i 'skip' <<<"$out" || echo 'no PostgreSQL') | |"
@@ -364,6 +368,6 @@ size=$("$T" waiter-image --source . --image "$REGISTRY/tandem" --tag bench --ins
 echo "| what | MB |"
 echo "|---|---|"
 echo "| \`tandem waiter-image\`, compressed (what a node pulls) | $(echo "scale=2; ${size:-0} / 1000000" | bc -l | sed 's/^\./0./') |"
-echo "| \`tandem-wait\` binary | $(stat -c %s "$work/tandem-wait" | awk '{printf "%.2f", $1 / 1e6}') |"
+echo "| \`tandem-wait\` binary as in the image (static, stripped) | $(stat -c %s "$work/tandem-wait" | awk '{printf "%.2f", $1 / 1e6}') |"
 echo
 fi

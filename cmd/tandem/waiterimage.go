@@ -23,7 +23,7 @@ func newWaiterImageCmd() *cobra.Command {
 			if f.image == "" {
 				return errors.New("--image: required, e.g. registry.example.com/tandem")
 			}
-			b, err := image.BuildGo(cmd.Context(), source, "./cmd/tandem-wait", image.WithBinaryName("tandem-wait"))
+			b, err := image.BuildGo(cmd.Context(), source, "./cmd/tandem-wait", image.WithBinaryName("tandem-wait"), image.WithBestCompression())
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -39,10 +40,16 @@ type buildOptions struct {
 	args             []string
 	migrationCommand []string
 	env              []string
+	bestCompression  bool
 }
 
 // BuildOption configures BuildGo.
 type BuildOption func(*buildOptions)
+
+// WithBestCompression compresses the layer with gzip's best level instead of its fastest
+// (go-containerregistry's default): for an image built once and pulled by every pod,
+// such as the waiter's (6.1 → 5.3 MB), at ~1 s more CPU per build.
+func WithBestCompression() BuildOption { return func(o *buildOptions) { o.bestCompression = true } }
 
 // WithBase sets the base image (default: empty, which works offline for static binaries).
 func WithBase(img v1.Image) BuildOption { return func(o *buildOptions) { o.base = img } }
@@ -119,7 +126,11 @@ func BuildGo(ctx context.Context, dir, pkg string, opts ...BuildOption) (Built, 
 
 // fromBinary layers an executable onto the base image; BuildGo calls it after compiling.
 func fromBinary(data []byte, inImage string, o buildOptions) (Built, error) {
-	layer, err := fileLayer(inImage, data)
+	level := gzip.BestSpeed
+	if o.bestCompression {
+		level = gzip.BestCompression
+	}
+	layer, err := fileLayer(inImage, data, level)
 	if err != nil {
 		return Built{}, fmt.Errorf("creating layer for %s: %w", inImage, err)
 	}
@@ -181,7 +192,7 @@ func hasPath(env []string) bool {
 }
 
 // fileLayer is a reproducible layer holding one executable: fixed times, root owner.
-func fileLayer(name string, data []byte) (v1.Layer, error) {
+func fileLayer(name string, data []byte, level int) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dir := strings.TrimPrefix(path.Dir(name), "/")
@@ -198,5 +209,5 @@ func fileLayer(name string, data []byte) (v1.Layer, error) {
 		return nil, err
 	}
 	b := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, tarball.WithMediaType(types.OCILayer))
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(level))
 }
