@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -222,6 +221,12 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 	if err != nil {
 		return err
 	}
+	// The push's first request (the server's refs) goes out now, beside the edit, the
+	// check and the commit.
+	actx, cancel := context.WithCancel(ctx)
+	adv := advertise(actx, cfg, auth)
+	defer adv.close()
+	defer cancel()
 	current := res.Old
 	msg, err := message(cfg, current)
 	if err != nil {
@@ -244,23 +249,18 @@ func once(ctx context.Context, cfg Config, auth transport.AuthMethod, res *Resul
 		return fmt.Errorf("%s already holds %s: %w", cfg.File, cfg.Tag, ErrNothingToCommit)
 	}
 	sig := object.Signature{Name: cfg.AuthorName, Email: cfg.AuthorEmail, When: time.Now()}
-	commit, err := commitFile(repo, head, cfg.Dir, path, msg, sig)
+	commit, objects, err := commitFile(repo, head, cfg.Dir, path, msg, sig)
 	if err != nil {
 		return fmt.Errorf("committing %s: %w", cfg.File, err)
 	}
 	if err := repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName(cfg.Branch), commit)); err != nil {
 		return fmt.Errorf("committing %s: %w", cfg.File, err)
 	}
-	ref := config.RefSpec("refs/heads/" + cfg.Branch + ":refs/heads/" + cfg.Branch)
-	push := &git.PushOptions{RemoteName: "origin", RefSpecs: []config.RefSpec{ref}, Auth: auth}
-	if cfg.SkipCIPush {
-		push.Options = map[string]string{"ci.skip": ""}
-	}
 	region = trace.StartRegion(ctx, "git push")
-	err = repo.PushContext(ctx, push)
+	err = push(ctx, repo, cfg, adv, head.Hash, commit, objects)
 	region.End()
 	if err != nil {
-		return classify(fmt.Sprintf("pushing %s to %s", cfg.Branch, cfg.URL), cfg, err)
+		return err
 	}
 	res.Commit = commit.String()
 	return nil

@@ -121,47 +121,50 @@ func isDotGit(rel string) bool {
 
 // commitFile commits the file at file (inside root, as written by writeFolders and then
 // edited; a link is followed to the file it names) on top of parent, from objects: a new
-// blob, the trees on its path, and the commit. It does not read the rest of the tree, so
-// a repository of thousands of files costs what one of ten does. The branch is not moved.
-func commitFile(repo *git.Repository, parent *object.Commit, root, file, msg string, sig object.Signature) (plumbing.Hash, error) {
+// blob, the trees on its path, and the commit, which it returns with those objects (what
+// a push sends). It does not read the rest of the tree, so a repository of thousands of
+// files costs what one of ten does. The branch is not moved.
+func commitFile(repo *git.Repository, parent *object.Commit, root, file, msg string, sig object.Signature) (plumbing.Hash, []plumbing.Hash, error) {
 	target, err := filepath.EvalSymlinks(file)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, nil, err
 	}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, nil, err
 	}
 	rel, err := filepath.Rel(realRoot, target)
 	if err != nil || !filepath.IsLocal(rel) {
-		return plumbing.ZeroHash, fmt.Errorf("%s: %w", file, ErrOutsideRepository)
+		return plumbing.ZeroHash, nil, fmt.Errorf("%s: %w", file, ErrOutsideRepository)
 	}
 	content, err := os.ReadFile(target)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, nil, err
 	}
 	blob, err := storeBlob(repo, content)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, nil, err
 	}
+	added := []plumbing.Hash{blob}
 	tree, err := parent.Tree()
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, nil, err
 	}
-	newTree, err := replaceEntry(repo, tree, strings.Split(filepath.ToSlash(rel), "/"), blob)
+	newTree, err := replaceEntry(repo, tree, strings.Split(filepath.ToSlash(rel), "/"), blob, &added)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("%s: %w", filepath.ToSlash(rel), err)
+		return plumbing.ZeroHash, nil, fmt.Errorf("%s: %w", filepath.ToSlash(rel), err)
 	}
 	c := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: newTree, ParentHashes: []plumbing.Hash{parent.Hash}}
-	return storeObject(repo, c)
+	h, err := storeObject(repo, c)
+	return h, append(added, h), err
 }
 
 // errNotInTree is returned when the edited file is not a file of the parent's tree.
 var errNotInTree = errors.New("not a file of the branch")
 
 // replaceEntry stores a copy of t whose entry at parts is blob (and the copies of the
-// trees between) and returns the new tree's hash.
-func replaceEntry(repo *git.Repository, t *object.Tree, parts []string, blob plumbing.Hash) (plumbing.Hash, error) {
+// trees between, each added to added) and returns the new tree's hash.
+func replaceEntry(repo *git.Repository, t *object.Tree, parts []string, blob plumbing.Hash, added *[]plumbing.Hash) (plumbing.Hash, error) {
 	entries := append([]object.TreeEntry(nil), t.Entries...)
 	i := 0
 	for ; i < len(entries) && entries[i].Name != parts[0]; i++ {
@@ -177,13 +180,15 @@ func replaceEntry(repo *git.Repository, t *object.Tree, parts []string, blob plu
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		if e.Hash, err = replaceEntry(repo, sub, parts[1:], blob); err != nil {
+		if e.Hash, err = replaceEntry(repo, sub, parts[1:], blob, added); err != nil {
 			return plumbing.ZeroHash, err
 		}
 	default:
 		return plumbing.ZeroHash, errNotInTree
 	}
-	return storeObject(repo, &object.Tree{Entries: entries})
+	h, err := storeObject(repo, &object.Tree{Entries: entries})
+	*added = append(*added, h)
+	return h, err
 }
 
 // storeObject encodes o (a tree or a commit) into repo.
