@@ -45,31 +45,63 @@ type Program struct {
 // Fetch pulls ref for linux/GOARCH and unpacks its file system into dir (regular files,
 // folders and symlinks; nothing is written outside dir).
 func Fetch(ctx context.Context, ref string, kc authn.Keychain, dir string, opts ...name.Option) (*Program, error) {
+	img, cf, err := pull(ctx, ref, kc, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := unpack(img, ref, dir); err != nil {
+		return nil, err
+	}
+	return &Program{Ref: ref, Root: dir, Config: cf.Config}, nil
+}
+
+// pull reads ref's manifest and configuration (the layers are read by unpack).
+func pull(ctx context.Context, ref string, kc authn.Keychain, opts ...name.Option) (v1.Image, *v1.ConfigFile, error) {
 	r, err := name.ParseReference(ref, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("image %q: %w", ref, err)
+		return nil, nil, fmt.Errorf("image %q: %w", ref, err)
 	}
 	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc),
 		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}))
 	if err != nil {
 		if image.IsNotFound(err) {
-			return nil, fmt.Errorf("%w: %s", ErrNoImage, ref)
+			return nil, nil, fmt.Errorf("%w: %s", ErrNoImage, ref)
 		}
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+		return nil, nil, fmt.Errorf("pulling %s: %w", ref, err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("reading the configuration of %s: %w", ref, err)
+		return nil, nil, fmt.Errorf("reading the configuration of %s: %w", ref, err)
 	}
+	return img, cf, nil
+}
+
+// unpack writes img's file system into dir.
+func unpack(img v1.Image, ref, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	fs := mutate.Extract(img)
 	defer fs.Close()
 	if err := untar(fs, dir); err != nil {
-		return nil, fmt.Errorf("unpacking %s: %w", ref, err)
+		return fmt.Errorf("unpacking %s: %w", ref, err)
 	}
-	return &Program{Ref: ref, Root: dir, Config: cf.Config}, nil
+	return nil
+}
+
+// layersKey names img's file system: its layers' digests, in order. A service image and
+// the migration image derived from it (same layers, another entrypoint) share it.
+func layersKey(img v1.Image) (string, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, l := range m.Layers {
+		b.WriteString(l.Digest.String())
+		b.WriteByte(' ')
+	}
+	return b.String(), nil
 }
 
 func untar(r io.Reader, dir string) error {

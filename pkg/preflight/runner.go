@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -68,6 +69,7 @@ type Local struct {
 	fetching sync.WaitGroup
 	mu       sync.Mutex
 	programs map[string]*fetch
+	roots    map[string]*fetch // unpacked file systems by layersKey (p.Root set)
 	local    map[string]string // the started server's URL → its Unix socket URL
 }
 
@@ -100,7 +102,7 @@ func NewLocal(kc authn.Keychain, startTimeout time.Duration, opts ...name.Option
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Local{keychain: kc, nameOpts: opts, startTimeout: startTimeout, work: work, ctx: ctx, cancel: cancel, programs: map[string]*fetch{}}, nil
+	return &Local{keychain: kc, nameOpts: opts, startTimeout: startTimeout, work: work, ctx: ctx, cancel: cancel, programs: map[string]*fetch{}, roots: map[string]*fetch{}}, nil
 }
 
 // Close stops the pulls still running and removes the unpacked images.
@@ -134,9 +136,72 @@ func (l *Local) start(ref string) *fetch {
 	go func() {
 		defer l.fetching.Done()
 		defer close(f.done)
-		f.p, f.err = Fetch(l.ctx, ref, l.keychain, dir, l.nameOpts...)
+		f.p, f.err = l.fetch(ref, dir)
 	}()
 	return f
+}
+
+// fetch pulls ref and unpacks its file system into dir, unless an image with the same
+// layers is (being) unpacked: then dir is made of hard links to that one's files (no
+// second decompression; a file a program creates stays its own, as in a pod).
+func (l *Local) fetch(ref, dir string) (*Program, error) {
+	img, cf, err := pull(l.ctx, ref, l.keychain, l.nameOpts...)
+	if err != nil {
+		return nil, err
+	}
+	key, err := layersKey(img)
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	l.mu.Lock()
+	r, shared := l.roots[key]
+	if !shared {
+		r = &fetch{done: make(chan struct{})}
+		l.roots[key] = r
+	}
+	l.mu.Unlock()
+	if !shared {
+		r.err = unpack(img, ref, dir)
+		r.p = &Program{Root: dir}
+		close(r.done)
+	}
+	<-r.done
+	if r.err != nil {
+		return nil, r.err
+	}
+	if shared {
+		if err := linkTree(r.p.Root, dir); err != nil {
+			return nil, fmt.Errorf("unpacking %s: %w", ref, err)
+		}
+	}
+	return &Program{Ref: ref, Root: dir, Config: cf.Config}, nil
+}
+
+// linkTree makes dst a copy of the unpacked file system src: folders made, files hard
+// linked, links re-pointed from src into dst (untar points absolute ones into its root).
+func linkTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			if r, err := filepath.Rel(src, link); err == nil && filepath.IsAbs(link) && filepath.IsLocal(r) {
+				link = filepath.Join(dst, r)
+			}
+			return os.Symlink(link, target)
+		default:
+			return os.Link(p, target)
+		}
+	})
 }
 
 // Database starts a throwaway PostgreSQL (StartPostgres).
