@@ -9,9 +9,9 @@ import (
 
 	"dagger/tandem/internal/dagger"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/release"
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
@@ -46,7 +46,7 @@ func (m *Tandem) Reconcile(
 }
 
 // kubeClients are the clients and namespace of a kubeconfig secret.
-func kubeClients(ctx context.Context, kubeconfig *dagger.Secret, namespace string) (kubernetes.Interface, dynamic.Interface, string, error) {
+func kubeClients(ctx context.Context, kubeconfig *dagger.Secret, namespace string) (kube.Interface, dynamic.Interface, string, error) {
 	kc, err := kubeconfig.Plaintext(ctx)
 	if err != nil {
 		return nil, nil, "", err
@@ -55,7 +55,7 @@ func kubeClients(ctx context.Context, kubeconfig *dagger.Secret, namespace strin
 	if err != nil {
 		return nil, nil, "", err
 	}
-	kube, err := kubernetes.NewForConfig(cfg)
+	kube, err := kube.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, "", err
 	}

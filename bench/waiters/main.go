@@ -26,10 +26,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/tandem-ci/tandem/internal/localcluster"
+	"github.com/tandem-ci/tandem/pkg/kube"
 )
 
 func main() {
@@ -98,7 +98,7 @@ const warmup = 5 * time.Second
 
 // measure starts n waiters for a new Job, lets them wait for window, marks the Job
 // Complete and times each waiter's exit from that write.
-func measure(kube kubernetes.Interface, p *proxy, job, agent string, n int, window time.Duration, cmd func(int, string) *exec.Cmd) (result, error) {
+func measure(kube kube.Interface, p *proxy, job, agent string, n int, window time.Duration, cmd func(int, string) *exec.Cmd) (result, error) {
 	ctx := context.Background()
 	if _, err := localcluster.CreateJob(ctx, kube, "default", job); err != nil {
 		return result{}, err

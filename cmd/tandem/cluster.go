@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/release"
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
@@ -40,7 +40,7 @@ func checkTimeout(d time.Duration) error {
 	return nil
 }
 
-func (f *clusterFlags) clients() (kubernetes.Interface, dynamic.Interface, string, error) {
+func (f *clusterFlags) clients() (kube.Interface, dynamic.Interface, string, error) {
 	if err := checkTimeout(f.timeout); err != nil {
 		return nil, nil, "", err
 	}
@@ -49,7 +49,7 @@ func (f *clusterFlags) clients() (kubernetes.Interface, dynamic.Interface, strin
 		return nil, nil, "", err
 	}
 	cfg.UserAgent = "tandem"
-	kube, err := kubernetes.NewForConfig(cfg)
+	kube, err := kube.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -9,15 +9,16 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/tandem-ci/tandem/pkg/kube"
 )
 
 // FailJobPod plays the kubelet for a pod kwok does not manage: it waits for the pod of
 // Job ns/job and marks it Failed with exit code 1, as a kubelet does when the migration
 // command fails. It returns when the status was written.
-func FailJobPod(ctx context.Context, kube kubernetes.Interface, ns, job string) time.Time {
+func FailJobPod(ctx context.Context, kube kube.Interface, ns, job string) time.Time {
 	for ctx.Err() == nil {
 		pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
 		if err == nil && len(pods.Items) > 0 {
@@ -39,7 +40,7 @@ func FailJobPod(ctx context.Context, kube kubernetes.Interface, ns, job string) 
 // KeepOffNodes): each new pod is handed to run once, and its status written as a kubelet
 // does when the container exits: Succeeded when run returns nil, else Failed with exit
 // code 1. It returns when ctx ends.
-func RunJobPods(ctx context.Context, kube kubernetes.Interface, ns string, run func(ctx context.Context, pod *corev1.Pod) error) {
+func RunJobPods(ctx context.Context, kube kube.Interface, ns string, run func(ctx context.Context, pod *corev1.Pod) error) {
 	done := map[string]bool{}
 	for ctx.Err() == nil {
 		pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name"})
@@ -82,7 +83,7 @@ func RunJobPods(ctx context.Context, kube kubernetes.Interface, ns string, run f
 
 // CreateJob creates a one-container migration Job ns/name (backoffLimit 0) for the
 // waiters to wait for; nothing runs it unless the cluster has controllers.
-func CreateJob(ctx context.Context, kube kubernetes.Interface, ns, name string) (*batchv1.Job, error) {
+func CreateJob(ctx context.Context, kube kube.Interface, ns, name string) (*batchv1.Job, error) {
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0),
 		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "migrate", Image: "m"}}}}}}
 	return kube.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{})
@@ -90,7 +91,7 @@ func CreateJob(ctx context.Context, kube kubernetes.Interface, ns, name string) 
 
 // FinishJob writes the terminal conditions of Job ns/name as the Job controller does:
 // Complete when ok, else Failed with reason BackoffLimitExceeded.
-func FinishJob(kube kubernetes.Interface, ns, name string, ok bool) error {
+func FinishJob(kube kube.Interface, ns, name string, ok bool) error {
 	ctx := context.Background()
 	job, err := kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {

@@ -20,10 +20,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+
+	"github.com/tandem-ci/tandem/pkg/kube"
 )
+
+// Kube is the client the cluster and its kubelet helpers use (pkg/kube).
+type Kube = kube.Interface
 
 // DefaultDir is where hack/testenv.sh puts the binaries and CRDs by default.
 const DefaultDir = "tandem/testenv/k8s-v1.34.2-etcd-v3.6.6-kwok-v0.7.0"
@@ -53,7 +57,7 @@ func Dir() (string, bool) {
 // Cluster is a running control plane.
 type Cluster struct {
 	Config     *rest.Config
-	Kube       kubernetes.Interface
+	Kube       kube.Interface
 	Dynamic    dynamic.Interface
 	Kubeconfig string // admin kubeconfig file
 	// ArtifactServer is source-controller's artifact server (WithFlux), http://127.0.0.1:port.
@@ -208,7 +212,7 @@ func (c *Cluster) startFlux() error {
 
 func (c *Cluster) init(ctx context.Context, crds string) error {
 	var err error
-	if c.Kube, err = kubernetes.NewForConfig(c.Config); err != nil {
+	if c.Kube, err = kube.NewForConfig(c.Config); err != nil {
 		return err
 	}
 	if c.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
@@ -283,12 +287,12 @@ func (c *Cluster) Stop() {
 
 // ServiceAccountClient returns a client authenticated as ServiceAccount ns/name through
 // the TokenRequest API: it can do exactly what RBAC grants that account.
-func (c *Cluster) ServiceAccountClient(ctx context.Context, ns, name string) (kubernetes.Interface, error) {
+func (c *Cluster) ServiceAccountClient(ctx context.Context, ns, name string) (kube.Interface, error) {
 	tok, err := c.Kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("token for ServiceAccount %s/%s: %w", ns, name, err)
 	}
 	cfg := rest.AnonymousClientConfig(c.Config)
 	cfg.BearerToken = tok.Status.Token
-	return kubernetes.NewForConfig(cfg)
+	return kube.NewForConfig(cfg)
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/tandem-ci/tandem/internal/localcluster"
 )
@@ -80,7 +79,7 @@ func RequireFlux(t testing.TB) {
 }
 
 // CreateJob creates a one-container migration Job ns/name (see localcluster.CreateJob).
-func CreateJob(t testing.TB, kube kubernetes.Interface, ns, name string) *batchv1.Job {
+func CreateJob(t testing.TB, kube localcluster.Kube, ns, name string) *batchv1.Job {
 	t.Helper()
 	job, err := localcluster.CreateJob(context.Background(), kube, ns, name)
 	if err != nil {
@@ -90,6 +89,6 @@ func CreateJob(t testing.TB, kube kubernetes.Interface, ns, name string) *batchv
 }
 
 // FinishJob writes the terminal conditions of Job ns/name as the Job controller does.
-func FinishJob(kube kubernetes.Interface, ns, name string, ok bool) error {
+func FinishJob(kube localcluster.Kube, ns, name string, ok bool) error {
 	return localcluster.FinishJob(kube, ns, name, ok)
 }

@@ -2,18 +2,21 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/kustomize/api/resmap"
 )
@@ -53,11 +56,10 @@ func apply(ctx context.Context, cfg *rest.Config, m resmap.ResMap) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	mapper, err := newMapper(cfg)
 	if err != nil {
 		return nil, err
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
 	var applied []string
 	for _, r := range m.Resources() {
 		data, err := r.MarshalJSON()
@@ -69,13 +71,13 @@ func apply(ctx context.Context, cfg *rest.Config, m resmap.ResMap) ([]string, er
 			return applied, err
 		}
 		gvk := obj.GroupVersionKind()
-		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		gvr, err := mapper.resource(ctx, gvk)
 		if err != nil {
 			return applied, fmt.Errorf("mapping %s: %w", gvk, err)
 		}
-		var client dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
+		var client dynamic.ResourceInterface = dyn.Resource(gvr)
 		if ns := obj.GetNamespace(); ns != "" {
-			client = dyn.Resource(mapping.Resource).Namespace(ns)
+			client = dyn.Resource(gvr).Namespace(ns)
 		}
 		if _, err := client.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "tandem", Force: ptr.To(true)}); err != nil {
 			return applied, fmt.Errorf("applying %s %s: %w", gvk.Kind, obj.GetName(), err)
@@ -83,4 +85,58 @@ func apply(ctx context.Context, cfg *rest.Config, m resmap.ResMap) ([]string, er
 		applied = append(applied, gvk.Kind+"/"+obj.GetName())
 	}
 	return applied, nil
+}
+
+// mapper finds the resource of a kind in the API server's discovery document of its
+// group-version (one GET each, kept for the apply), as client-go's discovery does, without
+// linking its Clientset's every API group into tandem (see pkg/kube).
+type mapper struct {
+	rc    *rest.RESTClient
+	lists map[schema.GroupVersion][]metav1.APIResource
+}
+
+func newMapper(cfg *rest.Config) (*mapper, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.NegotiatedSerializer = serializer.NewCodecFactory(runtime.NewScheme()).WithoutConversion()
+	rc, err := rest.UnversionedRESTClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &mapper{rc: rc, lists: map[schema.GroupVersion][]metav1.APIResource{}}, nil
+}
+
+// resource maps gvk to its resource; a kind not in a document read earlier reads it again
+// (a CRD applied since).
+func (m *mapper) resource(ctx context.Context, gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) {
+	gv := gvk.GroupVersion()
+	for fresh := false; ; fresh = true {
+		list, ok := m.lists[gv]
+		if !ok || fresh {
+			path := "/apis/" + gv.Group + "/" + gv.Version
+			if gv.Group == "" {
+				path = "/api/" + gv.Version
+			}
+			raw, err := m.rc.Get().AbsPath(path).DoRaw(ctx)
+			if apierrors.IsNotFound(err) {
+				return schema.GroupVersionResource{}, fmt.Errorf("the API server does not serve %s (is its CRD installed?)", gv)
+			}
+			if err != nil {
+				return schema.GroupVersionResource{}, fmt.Errorf("reading the API server's resources of %s: %w", gv, err)
+			}
+			var l metav1.APIResourceList
+			if err := json.Unmarshal(raw, &l); err != nil {
+				return schema.GroupVersionResource{}, fmt.Errorf("reading the API server's resources of %s: %w", gv, err)
+			}
+			list = l.APIResources
+			m.lists[gv] = list
+		}
+		for _, r := range list {
+			if r.Kind == gvk.Kind && !strings.Contains(r.Name, "/") { // not a subresource
+				return gv.WithResource(r.Name), nil
+			}
+		}
+		if fresh {
+			return schema.GroupVersionResource{}, fmt.Errorf("the API server serves no kind %s in %s", gvk.Kind, gv)
+		}
+	}
 }

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
@@ -58,7 +58,7 @@ func TestWaiterIdleRequests(t *testing.T) {
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(r *http.Request) (*http.Response, error) { n.Add(1); return rt.RoundTrip(r) })
 	}
-	kube, _ := kubernetes.NewForConfig(cfg)
+	kube, _ := kube.NewForConfig(cfg)
 	_, err = cluster.WaitForJob(context.Background(), kube, ns, "idle", waiter.WithTimeout(d))
 	t.Logf("API requests by one waiter over %s: %d (%v)", d, n.Load(), err)
 	// The Job exists and runs: the only right end is the deadline (ErrJobMissing would

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/tandem-ci/tandem/internal/testnet"
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
@@ -28,7 +28,7 @@ func silentServer(t *testing.T) *rest.Config {
 // release watch and the reconcile, and the error says the API server did not answer.
 func TestTimeoutCoversFirstCall(t *testing.T) {
 	cfg := silentServer(t)
-	kube := kubernetes.NewForConfigOrDie(cfg)
+	kube := newKube(t, cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	ctx := context.Background()
 	cases := map[string]func() error{
@@ -59,7 +59,7 @@ func TestTimeoutCoversFirstCall(t *testing.T) {
 // says so, instead of blaming a timeout or the Flux controller.
 func TestCancelIsNotATimeout(t *testing.T) {
 	cfg := silentServer(t)
-	kube := kubernetes.NewForConfigOrDie(cfg)
+	kube := newKube(t, cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	for name, fn := range map[string]func(context.Context) error{
 		"wait": func(ctx context.Context) error {
@@ -109,7 +109,7 @@ func TestFailedJobLogTailStall(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(stall)
-	kube := kubernetes.NewForConfigOrDie(&rest.Config{Host: srv.URL})
+	kube := newKube(t, &rest.Config{Host: srv.URL})
 
 	old := waiter.LogTailTimeout
 	waiter.LogTailTimeout = time.Second
@@ -123,4 +123,13 @@ func TestFailedJobLogTailStall(t *testing.T) {
 	if !errors.Is(err, waiter.ErrJobFailed) || res.Reason != "BackoffLimitExceeded" || !strings.Contains(res.LogError, "cannot list the job's pods") {
 		t.Errorf("WaitForJob = %+v, %v", res, err)
 	}
+}
+
+func newKube(t *testing.T, cfg *rest.Config) *kube.Clientset {
+	t.Helper()
+	c, err := kube.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

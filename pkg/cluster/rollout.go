@@ -9,11 +9,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/tandem-ci/tandem/pkg/tag"
 
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
@@ -35,7 +35,7 @@ type Rollout struct {
 // must complete (a failure returns waiter.ErrJobFailed with reason and log tail), then the
 // Deployment <app> must roll out completely (ErrRolloutFailed past its progress deadline).
 // timeout bounds each of the two waits.
-func WatchRelease(ctx context.Context, kube kubernetes.Interface, ns, app, releaseTag string, timeout time.Duration) (Rollout, error) {
+func WatchRelease(ctx context.Context, kube kube.Interface, ns, app, releaseTag string, timeout time.Duration) (Rollout, error) {
 	res := Rollout{Namespace: ns, Deployment: app}
 	job, err := tag.JobName(app, releaseTag)
 	if err != nil {
@@ -52,7 +52,7 @@ func WatchRelease(ctx context.Context, kube kubernetes.Interface, ns, app, relea
 	return res, err
 }
 
-func waitDeployment(ctx context.Context, kube kubernetes.Interface, ns, name string, timeout time.Duration, res *Rollout) error {
+func waitDeployment(ctx context.Context, kube kube.Interface, ns, name string, timeout time.Duration, res *Rollout) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/tandem-ci/tandem/internal/testcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
@@ -38,13 +39,13 @@ func namespace(t testing.TB, c *testcluster.Cluster) string {
 	return ns
 }
 
-func createJob(t testing.TB, kube kubernetes.Interface, ns, name string) *batchv1.Job {
+func createJob(t testing.TB, kube kube.Interface, ns, name string) *batchv1.Job {
 	t.Helper()
 	return testcluster.CreateJob(t, kube, ns, name)
 }
 
 // finish sets the Job's terminal conditions as the Job controller does.
-func finish(t testing.TB, kube kubernetes.Interface, ns, name string, ok bool) {
+func finish(t testing.TB, kube kube.Interface, ns, name string, ok bool) {
 	t.Helper()
 	if err := testcluster.FinishJob(kube, ns, name, ok); err != nil {
 		t.Fatal(err)
@@ -57,7 +58,7 @@ type waitResult struct {
 	at  time.Time
 }
 
-func waitAsync(kube kubernetes.Interface, ns, name string, opts ...waiter.WaitOption) <-chan waitResult {
+func waitAsync(kube kube.Interface, ns, name string, opts ...waiter.WaitOption) <-chan waitResult {
 	ch := make(chan waitResult, 1)
 	go func() {
 		res, err := cluster.WaitForJob(context.Background(), kube, ns, name, opts...)
@@ -130,19 +131,20 @@ func TestWaitTimeout(t *testing.T) {
 
 // serviceAccountClient returns a client authenticated as ns/sa through a real token
 // from the TokenRequest API, optionally bound to a Role with rules.
-func serviceAccountClient(t *testing.T, c *testcluster.Cluster, ns, sa string, rules []rbacv1.PolicyRule) kubernetes.Interface {
+func serviceAccountClient(t *testing.T, c *testcluster.Cluster, ns, sa string, rules []rbacv1.PolicyRule) kube.Interface {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := c.Kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if rules != nil {
-		if _, err := c.Kube.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: sa}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+		rbac := kubernetes.NewForConfigOrDie(c.Config).RbacV1() // tandem's client has no RBAC: the test's own
+		if _, err := rbac.Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: sa}, Rules: rules}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: sa}, Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}},
 			RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: sa}}
-		if _, err := c.Kube.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		if _, err := rbac.RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -150,7 +152,7 @@ func serviceAccountClient(t *testing.T, c *testcluster.Cluster, ns, sa string, r
 }
 
 // saClient authenticates as an existing ServiceAccount through the TokenRequest API.
-func saClient(t *testing.T, c *testcluster.Cluster, ns, sa string) kubernetes.Interface {
+func saClient(t *testing.T, c *testcluster.Cluster, ns, sa string) kube.Interface {
 	t.Helper()
 	kube, err := c.ServiceAccountClient(context.Background(), ns, sa)
 	if err != nil {
@@ -223,7 +225,7 @@ func TestWaitSurvivesDroppedWatch(t *testing.T) {
 	d := &dropper{}
 	cfg := rest.CopyConfig(c.Config)
 	cfg.WrapTransport = d.wrap
-	kube, err := kubernetes.NewForConfig(cfg)
+	kube, err := kube.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,19 +7,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
 
 // WaitForJob watches Job ns/name until it completes or fails (see waiter.WaitForJob; its
 // errors, options and results are pkg/waiter's, which the init container links alone).
-func WaitForJob(ctx context.Context, kube kubernetes.Interface, ns, name string, opts ...waiter.WaitOption) (waiter.JobResult, error) {
+func WaitForJob(ctx context.Context, kube kube.Interface, ns, name string, opts ...waiter.WaitOption) (waiter.JobResult, error) {
 	return waiter.WaitForJob(ctx, Clientset{kube}, ns, name, opts...)
 }
 
 // Clientset adapts a clientset to waiter.Client.
-type Clientset struct{ kubernetes.Interface }
+type Clientset struct{ kube.Interface }
 
 var _ waiter.Client = Clientset{}
 

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/kustomize/api/resmap"
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/variables"
 )
@@ -230,7 +230,7 @@ func (f *FluxReconciler) Describe(string) string {
 
 // RolloutWatcher follows the migration Job and the Deployment of App in Namespace.
 type RolloutWatcher struct {
-	Kube      kubernetes.Interface
+	Kube      kube.Interface
 	Namespace string
 	App       string
 	Timeout   time.Duration

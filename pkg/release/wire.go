@@ -12,11 +12,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/preflight"
 	"github.com/tandem-ci/tandem/pkg/waiter"
 )
@@ -108,7 +108,7 @@ type Setup struct {
 	Revision string
 	// Cluster clients: with Reconcile, Flux reconciles the plan's targets; with Watch, the
 	// migration Job and the Deployment are followed in Namespace.
-	Kube      kubernetes.Interface
+	Kube      kube.Interface
 	Dynamic   dynamic.Interface
 	Namespace string
 	Reconcile bool

@@ -16,12 +16,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/tandem-ci/tandem/pkg/artifact"
 	"github.com/tandem-ci/tandem/pkg/cluster"
 	"github.com/tandem-ci/tandem/pkg/gitops"
 	"github.com/tandem-ci/tandem/pkg/image"
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/release"
 	"github.com/tandem-ci/tandem/pkg/tag"
 	"github.com/tandem-ci/tandem/pkg/waiter"
@@ -49,7 +49,7 @@ func (s State) ExitCode() int {
 type Config struct {
 	Plan     release.Plan
 	Registry release.Registry
-	Kube     kubernetes.Interface
+	Kube     kube.Interface
 	Dynamic  dynamic.Interface
 	// Namespace is the app's (the Job's and the Deployment's).
 	Namespace string
@@ -313,7 +313,7 @@ func fluxObject(ctx context.Context, dyn dynamic.Interface, t cluster.Target) (F
 	return fo, nil
 }
 
-func job(ctx context.Context, kube kubernetes.Interface, ns, app, releaseTag string) (Job, error) {
+func job(ctx context.Context, kube kube.Interface, ns, app, releaseTag string) (Job, error) {
 	name, err := tag.JobName(app, releaseTag)
 	if err != nil {
 		return Job{}, err

@@ -11,11 +11,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/tandem-ci/tandem/internal/gitserver"
 	"github.com/tandem-ci/tandem/internal/localcluster"
 	"github.com/tandem-ci/tandem/pkg/cluster"
+	"github.com/tandem-ci/tandem/pkg/kube"
 	"github.com/tandem-ci/tandem/pkg/manifest"
 	"github.com/tandem-ci/tandem/pkg/release"
 	"github.com/tandem-ci/tandem/pkg/waiter"
@@ -59,7 +59,7 @@ func (r *run) cluster(ctx context.Context) error {
 		return err
 	}
 	targets := release.FluxTargets(localcluster.FluxNamespace, r.cfg.App, "")
-	saClientOf := func() (kubernetes.Interface, error) { return c.ServiceAccountClient(ctx, ns, r.cfg.App) }
+	saClientOf := func() (kube.Interface, error) { return c.ServiceAccountClient(ctx, ns, r.cfg.App) }
 
 	// Release v1.1.0 (pushed above): tandem reconcile, then the Job gates the Deployment.
 	rec, err := cluster.Reconcile(ctx, c.Dynamic, 2*time.Minute, targets...)
