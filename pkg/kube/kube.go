@@ -11,7 +11,6 @@ package kube
 
 import (
 	"context"
-	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -19,10 +18,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/gentype"
 	"k8s.io/client-go/rest"
+
+	"github.com/tandem-ci/tandem/internal/kuberest"
 )
 
 // Interface is what callers hold: a Clientset, or anything serving the same groups.
@@ -42,38 +41,13 @@ var _ Interface = (*Clientset)(nil)
 
 // NewForConfig makes a Clientset for cfg.
 func NewForConfig(cfg *rest.Config) (*Clientset, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, batchv1.AddToScheme, appsv1.AddToScheme, authenticationv1.AddToScheme} {
-		if err := add(s); err != nil {
-			return nil, err
-		}
-	}
-	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
-	codecs := serializer.NewCodecFactory(s).WithoutConversion()
-	mk := func(api string, gv schema.GroupVersion) (*rest.RESTClient, error) {
-		c := rest.CopyConfig(cfg)
-		c.APIPath, c.GroupVersion, c.NegotiatedSerializer = api, &gv, codecs
-		if c.UserAgent == "" {
-			c.UserAgent = rest.DefaultKubernetesUserAgent()
-		}
-		rc, err := rest.RESTClientFor(c)
-		if err != nil {
-			return nil, fmt.Errorf("client for %s: %w", gv, err)
-		}
-		return rc, nil
-	}
-	cs := &Clientset{params: runtime.NewParameterCodec(s)}
-	var err error
-	if cs.core, err = mk("/api", corev1.SchemeGroupVersion); err != nil {
+	rcs, params, err := kuberest.Clients(cfg,
+		[]func(*runtime.Scheme) error{corev1.AddToScheme, batchv1.AddToScheme, appsv1.AddToScheme, authenticationv1.AddToScheme},
+		corev1.SchemeGroupVersion, batchv1.SchemeGroupVersion, appsv1.SchemeGroupVersion)
+	if err != nil {
 		return nil, err
 	}
-	if cs.batch, err = mk("/apis", batchv1.SchemeGroupVersion); err != nil {
-		return nil, err
-	}
-	if cs.apps, err = mk("/apis", appsv1.SchemeGroupVersion); err != nil {
-		return nil, err
-	}
-	return cs, nil
+	return &Clientset{core: rcs[0], batch: rcs[1], apps: rcs[2], params: params}, nil
 }
 
 // CoreV1 serves Pods, Namespaces, Nodes and ServiceAccount tokens.

@@ -2,16 +2,15 @@ package waiter
 
 import (
 	"context"
-	"fmt"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
+
+	"github.com/tandem-ci/tandem/internal/kuberest"
 )
 
 // Client is what the waiter asks the API server: Jobs (list, watch) and, for the log
@@ -32,35 +31,12 @@ type restClient struct {
 
 // NewClient makes a Client for cfg that knows batch/v1 and core/v1 only.
 func NewClient(cfg *rest.Config) (Client, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{batchv1.AddToScheme, corev1.AddToScheme} {
-		if err := add(s); err != nil {
-			return nil, err
-		}
-	}
-	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
-	codecs := serializer.NewCodecFactory(s).WithoutConversion()
-	mk := func(api string, gv schema.GroupVersion) (*rest.RESTClient, error) {
-		c := rest.CopyConfig(cfg)
-		c.APIPath, c.GroupVersion, c.NegotiatedSerializer = api, &gv, codecs
-		if c.UserAgent == "" {
-			c.UserAgent = rest.DefaultKubernetesUserAgent()
-		}
-		rc, err := rest.RESTClientFor(c)
-		if err != nil {
-			return nil, fmt.Errorf("client for %s: %w", gv, err)
-		}
-		return rc, nil
-	}
-	batch, err := mk("/apis", batchv1.SchemeGroupVersion)
+	rcs, params, err := kuberest.Clients(cfg, []func(*runtime.Scheme) error{batchv1.AddToScheme, corev1.AddToScheme},
+		batchv1.SchemeGroupVersion, corev1.SchemeGroupVersion)
 	if err != nil {
 		return nil, err
 	}
-	core, err := mk("/api", corev1.SchemeGroupVersion)
-	if err != nil {
-		return nil, err
-	}
-	return &restClient{batch: batch, core: core, params: runtime.NewParameterCodec(s)}, nil
+	return &restClient{batch: rcs[0], core: rcs[1], params: params}, nil
 }
 
 func (c *restClient) ListJobs(ctx context.Context, ns string, o metav1.ListOptions) (*batchv1.JobList, error) {
