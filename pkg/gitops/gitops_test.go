@@ -391,3 +391,40 @@ func TestBumpCommitsOnlyTheFile(t *testing.T) {
 		t.Error("src/ was written; only the folders the release reads are")
 	}
 }
+
+// TestBumpBranchMovedAfterClone: the branch moves between the clone and the push (here,
+// while the check runs). The push is refused before anything is sent, the bump retries
+// on a fresh clone, and the other commit stays on the branch under the bump's.
+func TestBumpBranchMovedAfterClone(t *testing.T) {
+	s := testgit.New(t, "ci", token, seedFiles)
+	work := t.TempDir()
+	if out, err := exec.Command("git", "clone", "-q", "-b", "main", s.Bare, work).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c := cfg(s, "v1.42.0")
+	checks := 0
+	c.Check = func(ctx context.Context, clone string) error {
+		if checks++; checks == 1 {
+			os.WriteFile(filepath.Join(work, "README.md"), []byte("moved\n"), 0o644)
+			for _, args := range [][]string{{"-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qam", "someone else"}, {"push", "-q", "origin", "main"}} {
+				if out, err := exec.Command("git", append([]string{"-C", work}, args...)...).CombinedOutput(); err != nil {
+					return fmt.Errorf("git %v: %v: %s", args, err, out)
+				}
+			}
+		}
+		return nil
+	}
+	res, err := gitops.Bump(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 2 || checks != 2 {
+		t.Errorf("attempts = %d, checks = %d; want 2 each (the first push refused, the second on a fresh clone)", res.Attempts, checks)
+	}
+	if got := s.Git(t, "log", "--format=%s", "main"); !strings.HasPrefix(got, "ci: update shop image tag to v1.42.0 [skip ci]\nsomeone else\n") {
+		t.Errorf("main's history:\n%s", got)
+	}
+	if got := s.Git(t, "show", "main:README.md"); got != "moved" {
+		t.Errorf("README.md on main = %q: the other commit was lost", got)
+	}
+}
