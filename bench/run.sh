@@ -241,7 +241,7 @@ fi
 if want startup; then
 echo "## Start-up (40 runs)"
 echo
-echo "| command | median ms | min ms |"
+echo "| command | median ms | min–max ms |"
 echo "|---|---|---|"
 for c in "$work/empty-go" "$T --help" "$T wait --help" "$work/tandem-wait --help"; do
   # shellcheck disable=SC2086
@@ -252,7 +252,7 @@ for _ in range(40):
     t = time.perf_counter()
     subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ts.append((time.perf_counter() - t) * 1000)
-print("| `%s` | %.1f | %.1f |" % (" ".join(sys.argv[1:]), statistics.median(ts), min(ts)))
+print("| `%s` | %.1f | %.1f–%.1f |" % (" ".join(sys.argv[1:]), statistics.median(ts), min(ts), max(ts)))
 PY
 done
 echo
