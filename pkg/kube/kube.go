@@ -88,46 +88,39 @@ type ServiceAccountClient struct {
 	params runtime.ParameterCodec
 }
 
-func list[T interface {
-	runtime.Object
-	metav1.Object
-}, L runtime.Object](resource string, rc rest.Interface, params runtime.ParameterCodec, ns string, obj func() T, objs func() L) *gentype.ClientWithList[T, L] {
-	return gentype.NewClientWithList[T, L](resource, rc, params, ns, obj, objs)
-}
-
 // Jobs of namespace ns.
 func (g BatchV1) Jobs(ns string) *JobClient {
-	return list[*batchv1.Job, *batchv1.JobList]("jobs", g.c.batch, g.c.params, ns,
+	return gentype.NewClientWithList("jobs", g.c.batch, g.c.params, ns,
 		func() *batchv1.Job { return &batchv1.Job{} }, func() *batchv1.JobList { return &batchv1.JobList{} })
 }
 
 // Deployments of namespace ns.
 func (g AppsV1) Deployments(ns string) *DeploymentClient {
-	return list[*appsv1.Deployment, *appsv1.DeploymentList]("deployments", g.c.apps, g.c.params, ns,
+	return gentype.NewClientWithList("deployments", g.c.apps, g.c.params, ns,
 		func() *appsv1.Deployment { return &appsv1.Deployment{} }, func() *appsv1.DeploymentList { return &appsv1.DeploymentList{} })
 }
 
 // Namespaces of the cluster.
 func (g CoreV1) Namespaces() *NamespaceClient {
-	return list[*corev1.Namespace, *corev1.NamespaceList]("namespaces", g.c.core, g.c.params, "",
+	return gentype.NewClientWithList("namespaces", g.c.core, g.c.params, "",
 		func() *corev1.Namespace { return &corev1.Namespace{} }, func() *corev1.NamespaceList { return &corev1.NamespaceList{} })
 }
 
 // Nodes of the cluster.
 func (g CoreV1) Nodes() *NodeClient {
-	return list[*corev1.Node, *corev1.NodeList]("nodes", g.c.core, g.c.params, "",
+	return gentype.NewClientWithList("nodes", g.c.core, g.c.params, "",
 		func() *corev1.Node { return &corev1.Node{} }, func() *corev1.NodeList { return &corev1.NodeList{} })
 }
 
 // Pods of namespace ns.
 func (g CoreV1) Pods(ns string) PodClient {
-	return PodClient{list[*corev1.Pod, *corev1.PodList]("pods", g.c.core, g.c.params, ns,
+	return PodClient{gentype.NewClientWithList("pods", g.c.core, g.c.params, ns,
 		func() *corev1.Pod { return &corev1.Pod{} }, func() *corev1.PodList { return &corev1.PodList{} }), g.c.params}
 }
 
 // ServiceAccounts of namespace ns.
 func (g CoreV1) ServiceAccounts(ns string) ServiceAccountClient {
-	return ServiceAccountClient{list[*corev1.ServiceAccount, *corev1.ServiceAccountList]("serviceaccounts", g.c.core, g.c.params, ns,
+	return ServiceAccountClient{gentype.NewClientWithList("serviceaccounts", g.c.core, g.c.params, ns,
 		func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} }, func() *corev1.ServiceAccountList { return &corev1.ServiceAccountList{} }), g.c.params}
 }
 
